@@ -1,0 +1,197 @@
+"""Settings: every value reads the environment and falls back to an embedded default.
+
+With no environment at all the service runs on SQLite, executes Celery tasks in-process
+and keeps secrets in the local encrypted store. Set DATABASE_URL, REDIS_URL and
+CELERY_BROKER_URL to run the same code on PostgreSQL and Redis.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+# --- core -------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-insecure-change-me-0123456789abcdef")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_celery_beat",
+    "integrations",
+    "communication",
+    "webhooks",
+    "iot",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent web + in-process tasks on SQLite: wait for the write lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+
+# --- redis, cache, celery ---------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL, "KEY_PREFIX": "hub"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# No broker configured: tasks run in-process, which is the embedded default.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+# --- auth, api --------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = []
+LOGIN_URL = "admin:login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "config.auth.ApiKeyAuthentication",
+        "config.auth.OIDCAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["config.auth.HasTenantScope"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.CreatedCursorPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "config.api.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Integration Hub API",
+    "DESCRIPTION": "Integrations, communication, webhooks and court operations for sports federations and clubs.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+# OIDC bearer tokens (Keycloak-compatible). Disabled while OIDC_ISSUER is empty.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="")
+OIDC_AUDIENCE = env.str("OIDC_AUDIENCE", default="integration-hub")
+OIDC_JWKS_URL = env.str("OIDC_JWKS_URL", default="")  # default: <issuer>/protocol/openid-connect/certs
+OIDC_TENANT_CLAIM = env.str("OIDC_TENANT_CLAIM", default="tenant_id")
+OIDC_JWKS_CACHE_SECONDS = env.int("OIDC_JWKS_CACHE_SECONDS", default=300)
+OIDC_LEEWAY_SECONDS = env.int("OIDC_LEEWAY_SECONDS", default=30)
+OIDC_ROLE_SCOPES = json.loads(env.str("OIDC_ROLE_SCOPES", default=json.dumps({
+    "hub-admin": ["*"],
+    "hub-writer": ["*:read", "*:write"],
+    "hub-reader": ["*:read"],
+})))
+if not isinstance(OIDC_ROLE_SCOPES, dict):
+    raise ImproperlyConfigured("OIDC_ROLE_SCOPES must be a JSON object of role -> [scope, ...]")
+
+# --- secrets ----------------------------------------------------------------------------
+# Key for the local encrypted secret store (Fernet, urlsafe base64 of 32 bytes). The embedded
+# default derives one from SECRET_KEY so development needs nothing; production sets its own.
+LOCAL_SECRETS_KEY = env.str("LOCAL_SECRETS_KEY", default="")
+AZURE_KEYVAULT_URL_TEMPLATE = env.str("AZURE_KEYVAULT_URL_TEMPLATE", default="https://{vault}.vault.azure.net")
+SECRETS_CACHE_SECONDS = env.int("SECRETS_CACHE_SECONDS", default=60)
+SECRETS_ENV_REFS_ENABLED = env.bool("SECRETS_ENV_REFS_ENABLED", default=True)
+
+# --- providers --------------------------------------------------------------------------
+# Every provider base URL is PROVIDER_<NAME>_BASE_URL (and PROVIDER_<NAME>_TOKEN_URL where the
+# provider has one); adapters.registry reads them through config.providers.provider_url().
+PROVIDER_HTTP_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_TIMEOUT_SECONDS", default=10.0)
+RESILIENCE_RETRY_ATTEMPTS = env.int("RESILIENCE_RETRY_ATTEMPTS", default=3)
+RESILIENCE_RETRY_MAX_WAIT_SECONDS = env.float("RESILIENCE_RETRY_MAX_WAIT_SECONDS", default=30.0)
+RESILIENCE_BREAKER_FAIL_MAX = env.int("RESILIENCE_BREAKER_FAIL_MAX", default=5)
+RESILIENCE_BREAKER_RESET_SECONDS = env.int("RESILIENCE_BREAKER_RESET_SECONDS", default=60)
+CREDENTIAL_FAILURES_BEFORE_ERROR = env.int("CREDENTIAL_FAILURES_BEFORE_ERROR", default=3)
+
+# --- webhooks ---------------------------------------------------------------------------
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES + 1, 2_621_440)
+
+# --- mqtt -------------------------------------------------------------------------------
+MQTT_BROKER_URL = env.str("MQTT_BROKER_URL", default="mqtt://127.0.0.1:1883")
+MQTT_USERNAME = env.str("MQTT_USERNAME", default="")
+MQTT_PASSWORD = env.str("MQTT_PASSWORD", default="")
+MQTT_CLIENT_ID = env.str("MQTT_CLIENT_ID", default="hub-ingest")
+MQTT_TLS_CA_FILE = env.str("MQTT_TLS_CA_FILE", default="")
+
+# --- logging ----------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "config.logging.RedactSecretsFilter"}},
+    "formatters": {
+        "json": {"()": "config.logging.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["redact"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
