@@ -1,3 +1,4 @@
+from .secrets import LocalSecret
 from .tenancy import ApiKey, Membership, Tenant, TenantOwned
 
-__all__ = ["ApiKey", "Membership", "Tenant", "TenantOwned"]
+__all__ = ["ApiKey", "LocalSecret", "Membership", "Tenant", "TenantOwned"]
