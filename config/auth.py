@@ -2,6 +2,7 @@
 whose tenant comes from the credential, never from the request."""
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -10,6 +11,10 @@ from rest_framework import authentication, exceptions, permissions
 
 from config.oidc import TokenInvalid, verify_token
 from config.scopes import grants
+
+# A tenant slug or a tenant UUID. Anything else (a NUL byte, a 10 kB string) is refused
+# before it reaches the database, which would otherwise answer with an error, not a miss.
+_TENANT_REF = re.compile(r"[-a-zA-Z0-9_]{1,63}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class OIDCAuthentication(authentication.BaseAuthentication):
             verified = verify_token(token.strip())
         except TokenInvalid as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from exc
+        if not _TENANT_REF.fullmatch(verified.tenant_ref):
+            raise exceptions.AuthenticationFailed("token names an unknown tenant")
         tenant = Tenant.objects.filter(slug=verified.tenant_ref, is_active=True).first()
         if tenant is None:
             try:
