@@ -147,6 +147,15 @@ if not isinstance(OIDC_ROLE_SCOPES, dict):
 # Key for the local encrypted secret store (Fernet, urlsafe base64 of 32 bytes). The embedded
 # default derives one from SECRET_KEY so development needs nothing; production sets its own.
 LOCAL_SECRETS_KEY = env.str("LOCAL_SECRETS_KEY", default="")
+if LOCAL_SECRETS_KEY:
+    from cryptography.fernet import Fernet
+
+    try:
+        Fernet(LOCAL_SECRETS_KEY)
+    except ValueError:
+        # `from None`: the rejected value is itself a secret and must not reach a traceback.
+        raise ImproperlyConfigured("LOCAL_SECRETS_KEY must be urlsafe base64 of 32 bytes, "
+                                   "as Fernet.generate_key() prints") from None
 AZURE_KEYVAULT_URL_TEMPLATE = env.str("AZURE_KEYVAULT_URL_TEMPLATE", default="https://{vault}.vault.azure.net")
 SECRETS_CACHE_SECONDS = env.int("SECRETS_CACHE_SECONDS", default=60)
 SECRETS_ENV_REFS_ENABLED = env.bool("SECRETS_ENV_REFS_ENABLED", default=True)
@@ -156,7 +165,14 @@ SECRETS_ENV_REFS_ENABLED = env.bool("SECRETS_ENV_REFS_ENABLED", default=True)
 # provider has one); adapters.registry reads them through config.providers.provider_url().
 PROVIDER_HTTP_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_TIMEOUT_SECONDS", default=10.0)
 RESILIENCE_RETRY_ATTEMPTS = env.int("RESILIENCE_RETRY_ATTEMPTS", default=3)
+RESILIENCE_RETRY_INITIAL_WAIT_SECONDS = env.float("RESILIENCE_RETRY_INITIAL_WAIT_SECONDS", default=0.5)
 RESILIENCE_RETRY_MAX_WAIT_SECONDS = env.float("RESILIENCE_RETRY_MAX_WAIT_SECONDS", default=30.0)
+# Task-level retries (after the in-call ones): countdown TASK_RETRY_BASE_SECONDS * 2**n.
+TASK_MAX_RETRIES = env.int("TASK_MAX_RETRIES", default=5)
+TASK_RETRY_BASE_SECONDS = env.float("TASK_RETRY_BASE_SECONDS", default=30.0)
+# Rows left queued (a lost broker message) or claimed by a worker that died are re-enqueued.
+STALE_QUEUED_SECONDS = env.int("STALE_QUEUED_SECONDS", default=60)
+STALE_CLAIM_SECONDS = env.int("STALE_CLAIM_SECONDS", default=300)
 RESILIENCE_BREAKER_FAIL_MAX = env.int("RESILIENCE_BREAKER_FAIL_MAX", default=5)
 RESILIENCE_BREAKER_RESET_SECONDS = env.int("RESILIENCE_BREAKER_RESET_SECONDS", default=60)
 CREDENTIAL_FAILURES_BEFORE_ERROR = env.int("CREDENTIAL_FAILURES_BEFORE_ERROR", default=3)

@@ -1,4 +1,13 @@
+from .base import Family, Integration, LifecycleTransition, QuotaPeriod, ValidationRun
+from .deadletters import DeadLetter
+from .idempotency import IdempotencyRecord
+from .payment_gateways import Payment, PaymentGatewayIntegration
 from .secrets import LocalSecret
 from .tenancy import ApiKey, Membership, Tenant, TenantOwned
+from .usage import USAGE_SHARDS, UsageDaily
 
-__all__ = ["ApiKey", "LocalSecret", "Membership", "Tenant", "TenantOwned"]
+__all__ = [
+    "ApiKey", "DeadLetter", "Family", "IdempotencyRecord", "Integration", "LifecycleTransition",
+    "LocalSecret", "Membership", "Payment", "PaymentGatewayIntegration", "QuotaPeriod", "Tenant",
+    "TenantOwned", "USAGE_SHARDS", "UsageDaily", "ValidationRun",
+]

@@ -1,0 +1,1 @@
+"""Integration families: each module registers its model, serializers and provider bindings."""

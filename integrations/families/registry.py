@@ -1,0 +1,71 @@
+"""The family registry: slug -> model, input serializer and provider bindings.
+
+Adding a family is one module in this package plus one line in FAMILY_MODULES.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from integrations.errors import ApplicationError
+from integrations.models import Integration
+
+Resolver = Callable[[str], str]  # a credential ref -> its secret value, resolved at call time
+
+
+@dataclass(frozen=True)
+class ProviderBinding:
+    """How one provider of a family is called: its adapter config and pre-flight call."""
+
+    key: str
+    display_name: str
+    build_config: Callable[[Any, Resolver], Any]
+    validate: Callable[[Any], Any]
+    required_refs: tuple[str, ...] = ()
+    sandbox_check: Callable[[Any, Any], str | None] | None = None  # (integration, config) -> problem or None
+    oauth: bool = False
+    receives_webhooks: bool = False
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    slug: str
+    model: type[Integration]
+    input_serializer: type
+    providers: dict[str, ProviderBinding] = field(default_factory=dict)
+    label: str = ""
+
+    def binding(self, provider: str) -> ProviderBinding:
+        try:
+            return self.providers[provider]
+        except KeyError:
+            raise ApplicationError(f"provider '{provider}' is not available for {self.slug}",
+                                   code="unknown_provider") from None
+
+
+FAMILY_MODULES = [
+    "integrations.families.payment_gateways",
+]
+
+_registry: dict[str, FamilySpec] = {}
+
+
+def register(spec: FamilySpec) -> FamilySpec:
+    _registry[spec.slug] = spec
+    return spec
+
+
+def families() -> dict[str, FamilySpec]:
+    if not _registry:
+        for module in FAMILY_MODULES:
+            importlib.import_module(module)
+    return _registry
+
+
+def family_spec(slug: str) -> FamilySpec:
+    try:
+        return families()[slug]
+    except KeyError:
+        raise ApplicationError(f"unknown integration family '{slug}'", status=404, code="not_found") from None
