@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from integrations.admin_scoping import TenantScopedAdmin
 from integrations.models import ApiKey, Membership, Tenant
+from integrations.secrets import admin as _secrets_admin  # noqa: F401  registers LocalSecretAdmin
 
 
 @admin.register(Tenant)
