@@ -101,8 +101,8 @@ class CreatedCursorPagination(pagination.CursorPagination):
     max_page_size = 200
 
 
-class StrictSerializer(serializers.Serializer):
-    """An input serializer that refuses unknown and read-only fields instead of dropping them."""
+class StrictInputMixin:
+    """Refuses unknown and read-only fields in the input instead of silently dropping them."""
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
@@ -114,8 +114,12 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class StrictModelSerializer(serializers.ModelSerializer):
-    to_internal_value = StrictSerializer.to_internal_value
+class StrictSerializer(StrictInputMixin, serializers.Serializer):
+    pass
+
+
+class StrictModelSerializer(StrictInputMixin, serializers.ModelSerializer):
+    pass
 
 
 class TenantApi(APIView):

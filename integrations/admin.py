@@ -1,7 +1,17 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from integrations.admin_scoping import TenantScopedAdmin
-from integrations.models import ApiKey, Membership, Tenant
+from integrations.models import (
+    ApiKey,
+    DeadLetter,
+    Integration,
+    LifecycleTransition,
+    Membership,
+    Payment,
+    Tenant,
+    ValidationRun,
+)
+from integrations.services.deadletters import dead_letter_replay
 from integrations.secrets import admin as _secrets_admin  # noqa: F401  registers LocalSecretAdmin
 
 
@@ -54,3 +64,71 @@ class ApiKeyAdmin(TenantScopedAdmin):
         from django.utils import timezone
 
         queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(TenantScopedAdmin):
+    list_display = ("operation", "subject_id", "status", "error_code", "attempts", "replay_count", "created_at")
+    list_filter = ("status", "operation")
+    readonly_fields = ("operation", "subject_id", "payload", "error", "error_code", "attempts", "status",
+                       "replay_count", "last_replayed_at", "last_replayed_by", "integration", "created_at")
+    exclude = ("tenant",)
+    actions = ["replay"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Replay selected dead letters")
+    def replay(self, request, queryset):
+        replayed = failed = 0
+        for letter in queryset.filter(status__in=[DeadLetter.Status.PENDING, DeadLetter.Status.REPLAY_FAILED]):
+            result = dead_letter_replay(dead_letter=letter, actor=f"admin:{request.user.get_username()}")
+            if result.status == DeadLetter.Status.REPLAYED:
+                replayed += 1
+            else:
+                failed += 1
+        self.message_user(request, f"{replayed} replayed, {failed} failed again",
+                          messages.SUCCESS if not failed else messages.WARNING)
+
+
+@admin.register(LifecycleTransition)
+class LifecycleTransitionAdmin(TenantScopedAdmin):
+    list_display = ("integration", "action", "from_status", "to_status", "actor", "reason", "created_at")
+    list_filter = ("action", "to_status")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ValidationRun)
+class ValidationRunAdmin(LifecycleTransitionAdmin):
+    list_display = ("integration", "passed", "message", "actor", "latency_ms", "created_at")
+    list_filter = ("passed",)
+
+
+@admin.register(Payment)
+class PaymentAdmin(TenantScopedAdmin):
+    list_display = ("id", "integration", "amount", "currency", "status", "provider_payment_id", "created_at")
+    list_filter = ("status", "currency")
+    readonly_fields = [f.name for f in Payment._meta.fields if f.name not in ("tenant",)]
+    exclude = ("tenant",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Integration)
+class IntegrationAdmin(TenantScopedAdmin):
+    list_display = ("display_name", "family", "provider", "status", "sandbox_mode", "last_validation_passed",
+                    "created_at")
+    list_filter = ("family", "status", "provider")
+    search_fields = ("display_name",)
+    readonly_fields = ("family", "provider", "status", "status_reason", "status_changed_at", "last_validated_at",
+                       "last_validation_passed", "last_validation_message", "config_changed_at")
+    exclude = ("tenant", "consecutive_auth_failures")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # integrations are added per family

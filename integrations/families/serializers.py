@@ -63,8 +63,9 @@ def output_serializer_for(model):
         webhook_url = serializers.SerializerMethodField()
 
         class Meta:
-            fields = None
-            exclude = sorted(hidden & {f.name for f in model._meta.get_fields()})
+            fields = ["id"] + [f.name for f in model._meta.concrete_fields
+                               if f.name not in hidden and f.name != "id"] + [
+                "credential_refs_set", "allowed_actions", "webhook_url"]
 
         def get_credential_refs_set(self, obj) -> list[str]:
             return sorted(name for name in ref_fields(model) if getattr(obj, name, ""))
@@ -80,6 +81,5 @@ def output_serializer_for(model):
             return integration_webhook_url(integration=obj)
 
     Output.Meta.model = model
-    del Output.Meta.fields
     Output.__name__ = f"{model.__name__}Output"
     return Output

@@ -14,6 +14,7 @@ from integrations.selectors.usage import usage_quota_used
 from integrations.services.usage import UsageObserver
 
 T = TypeVar("T")
+_PERIOD_ADJECTIVE = {"day": "daily", "month": "monthly"}
 
 
 class QuotaExceeded(ApplicationError):
@@ -40,7 +41,7 @@ def integration_quota_check(*, integration: Integration) -> None:
     used = usage_quota_used(integration=integration)
     if used >= integration.quota_limit:
         raise QuotaExceeded(
-            f"the {integration.quota_period}ly quota of {integration.quota_limit} calls for "
+            f"the {_PERIOD_ADJECTIVE[integration.quota_period]} quota of {integration.quota_limit} calls for "
             f"'{integration.display_name}' is used up",
             extra={"quota_limit": integration.quota_limit, "quota_used": used})
 
