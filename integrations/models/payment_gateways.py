@@ -18,6 +18,7 @@ class PaymentGatewayIntegration(Integration):
     supported_currencies = models.JSONField(default=list)
     default_currency = models.CharField(max_length=3, blank=True)
     merchant_account_id = models.CharField(max_length=200, blank=True)
+    oauth_client_id = models.CharField(max_length=300, blank=True)
     api_key_ref = models.CharField(max_length=512, blank=True)
     oauth_client_secret_ref = models.CharField(max_length=512, blank=True)
     signing_certificate_ref = models.CharField(max_length=512, blank=True)
