@@ -31,6 +31,9 @@ def _value_within_limit(value: str) -> None:
 
 
 class SecretListCreateApi(TenantApi):
+    """POST stores a value as the next version of a local secret and answers its ref; GET lists
+    names and versions. Values are never returned."""
+
     scope_area = "secrets"
 
     class InputSerializer(StrictSerializer):
@@ -39,16 +42,25 @@ class SecretListCreateApi(TenantApi):
         value = _StringField(trim_whitespace=False, write_only=True, validators=[_value_within_limit],
                              help_text="The secret itself; stored encrypted and never returned.")
 
+        class Meta:
+            ref_name = "SecretInput"  # nested names repeat across views; the schema needs unique ones
+
     class CreatedSerializer(serializers.Serializer):
         ref = serializers.CharField(help_text="local://<name>: always the newest version.")
         name = serializers.CharField()
         version = serializers.IntegerField()
+
+        class Meta:
+            ref_name = "SecretCreated"
 
     class OutputSerializer(serializers.Serializer):
         name = serializers.CharField()
         version = serializers.IntegerField()
         ref = serializers.SerializerMethodField(help_text="local://<name>/<version>: this version.")
         created_at = serializers.DateTimeField()
+
+        class Meta:
+            ref_name = "SecretVersion"
 
         def get_ref(self, row) -> str:
             return f"local://{row.name}/{row.version}"

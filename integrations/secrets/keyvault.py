@@ -82,7 +82,9 @@ def keyvault_fetch(*, ref: SecretRef) -> str:
             f"Key Vault '{ref.vault}' answered {exc.status_code} while resolving {ref}") from exc
     except (AzureError, OSError) as exc:
         # OSError: the transport itself failed, e.g. a CA bundle path that does not exist.
-        raise SecretBackendUnavailable(f"Key Vault '{ref.vault}' is unreachable while resolving {ref}") from exc
+        raise SecretBackendUnavailable(
+            f"Key Vault '{ref.vault}' could not be reached (connection or TLS failure) while resolving {ref}",
+        ) from exc
     except ValueError as exc:
         # The SDK refuses a challenge whose resource does not match the vault's host.
         raise SecretBackendUnavailable(

@@ -34,7 +34,8 @@ def local_decrypt(*, row: LocalSecret) -> str:
             f"{where} cannot be decrypted: LOCAL_SECRETS_KEY (or SECRET_KEY, for the embedded default) "
             "is not the key it was written with") from None
     if envelope.get("bound_to") != _binding(tenant_id=row.tenant_id, name=row.name, version=row.version):
-        raise SecretBackendUnavailable(f"{where} was sealed for another tenant, name or version; the row was altered")
+        raise SecretBackendUnavailable(
+            f"{where} was sealed for another tenant, name or version; the row was altered")
     return envelope["value"]
 
 

@@ -66,7 +66,8 @@ def parse_ref(value: object, *, allow_env: bool | None = None) -> SecretRef:
     if allow_env is None:
         allow_env = settings.SECRETS_ENV_REFS_ENABLED
     if not allow_env:
-        raise SecretRefInvalid("env:// refs are disabled in this deployment (SECRETS_ENV_REFS_ENABLED is off)")
+        raise SecretRefInvalid(
+            "env:// refs are disabled in this deployment (SECRETS_ENV_REFS_ENABLED is off)")
     return _parse_env(rest)
 
 
@@ -105,7 +106,8 @@ def _parse_local(rest: str) -> SecretRef:
     name = parts[0]
     version = parts[1] if len(parts) == 2 else None
     if not LOCAL_NAME.fullmatch(name):
-        raise SecretRefInvalid("the local:// secret name must be 1-128 letters, digits, hyphens or underscores")
+        raise SecretRefInvalid(
+            "the local:// secret name must be 1-128 letters, digits, hyphens or underscores")
     if version is not None and not _LOCAL_VERSION.fullmatch(version):
         raise SecretRefInvalid("the local:// secret version must be a positive whole number")
     return SecretRef(scheme="local", vault=None, name=name, version=version)

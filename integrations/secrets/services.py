@@ -28,16 +28,20 @@ _WRITE_ATTEMPTS = 8
 _cache = SecretCache()
 
 
+def _invalid(field: str, detail: str, rule: str) -> ApplicationError:
+    return ApplicationError(detail, code="invalid", extra={"errors": {field: [rule]}})
+
+
 def _validate_write(*, name: str, value: str) -> None:
+    # Messages state the rule only: a rejected value is never echoed.
     if not isinstance(name, str) or not LOCAL_NAME.fullmatch(name):
-        raise ApplicationError("the secret name must be 1-128 letters, digits, hyphens or underscores",
-                               code="invalid", extra={"errors": {"name": ["must match [A-Za-z0-9_-]{1,128}"]}})
+        raise _invalid("name", "the secret name must be 1-128 letters, digits, hyphens or underscores",
+                       "must match [A-Za-z0-9_-]{1,128}")
     if not isinstance(value, str) or not value:
-        raise ApplicationError("the secret value must be a non-empty string",
-                               code="invalid", extra={"errors": {"value": ["must be a non-empty string"]}})
+        raise _invalid("value", "the secret value must be a non-empty string", "must be a non-empty string")
     if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
-        raise ApplicationError(f"the secret value is larger than {MAX_VALUE_BYTES} bytes", code="invalid",
-                               extra={"errors": {"value": [f"must be at most {MAX_VALUE_BYTES} bytes"]}})
+        raise _invalid("value", f"the secret value is larger than {MAX_VALUE_BYTES} bytes",
+                       f"must be at most {MAX_VALUE_BYTES} bytes")
 
 
 def local_secret_write(*, tenant: Tenant, name: str, value: str) -> LocalSecret:

@@ -79,6 +79,8 @@ class KeyVaultSandbox:
     def __init__(self, *, directory_tenant: str | None = None) -> None:
         self.directory_tenant = directory_tenant or str(uuid.uuid4())
         self.token = f"sandbox-token-{uuid.uuid4().hex}"
+        # What the hub is given to authenticate; it records each token request it serves.
+        self.credential = SandboxCredential(self.token)
         self.requests: list[RecordedRequest] = []
         self._secrets: dict[str, list[tuple[str, str, int]]] = {}  # name -> [(version, value, created)]
         self._lock = threading.Lock()
@@ -99,9 +101,6 @@ class KeyVaultSandbox:
     @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
-
-    def credential(self) -> SandboxCredential:
-        return SandboxCredential(self.token)
 
     def set_secret(self, name: str, value: str) -> str:
         """Add a new current version of `name` and return its version id."""
