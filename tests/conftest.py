@@ -9,6 +9,8 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 
+pytest_plugins = ["tests.sandboxes.fixtures"]
+
 REQUIRE_SERVICES = os.environ.get("HUB_REQUIRE_SERVICES") == "1"
 
 
