@@ -51,7 +51,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = api_key_authenticate(raw_key=raw)
         if key is None:
             raise exceptions.AuthenticationFailed("API key is unknown or revoked")
-        principal = Principal(tenant=key.tenant, scopes=tuple(key.scopes), actor=f"api_key:{key.prefix}")
+        principal = Principal(tenant=key.tenant, scopes=tuple(key.scopes), actor=f"api-key/{key.prefix}")
         return principal, principal
 
     def authenticate_header(self, request) -> str:

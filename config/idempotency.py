@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 
 from integrations.errors import ApplicationError, IdempotencyConflict, IdempotencyInFlight
 
@@ -76,7 +77,8 @@ def idempotent(request, *, scope: str, tenant, handler: Callable[[], Response]) 
             if response.status_code >= 500:
                 raise _NotStored(response)
             IdempotencyRecord.objects.filter(pk=record.pk).update(
-                completed=True, response_status=response.status_code, response_body=response.data)
+                completed=True, response_status=response.status_code,
+                response_body=json.loads(json.dumps(response.data, cls=JSONEncoder)))
     except _NotStored as exc:
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
         return exc.response

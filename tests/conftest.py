@@ -50,13 +50,31 @@ def _eager_celery(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_resilience(settings):
+    """Each test starts with closed, in-process breakers and retries that wait milliseconds."""
+    from adapters import resilience
+
+    settings.RESILIENCE_RETRY_INITIAL_WAIT_SECONDS = 0.001
+    settings.RESILIENCE_RETRY_MAX_WAIT_SECONDS = 0.01
+    resilience.configure(redis_url=None, fail_max=settings.RESILIENCE_BREAKER_FAIL_MAX,
+                         reset_timeout=settings.RESILIENCE_BREAKER_RESET_SECONDS,
+                         retry_policy=resilience.RetryPolicy(attempts=settings.RESILIENCE_RETRY_ATTEMPTS,
+                                                             initial_wait=0.001, max_wait=0.01))
+    yield
+    resilience.reset_breakers()
+
+
+@pytest.fixture(autouse=True)
 def _clear_caches():
     from django.core.cache import cache
 
     from config.oidc import jwks_cache
 
+    from integrations.secrets.services import secret_cache_clear
+
     cache.clear()
     jwks_cache.clear()
+    secret_cache_clear()
     yield
 
 

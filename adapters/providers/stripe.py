@@ -77,7 +77,7 @@ def _translate(exc: stripe.StripeError) -> ProviderError:
 
 def validate(config: Config) -> ValidationResult:
     try:
-        page = _client(config).customers.list(params={"limit": 1})
+        page = _client(config).v1.customers.list(params={"limit": 1})
     except stripe.StripeError as exc:
         raise _translate(exc) from None
     livemode = bool(getattr(page, "livemode", False)) or config.api_key.startswith("sk_live_")
@@ -96,7 +96,7 @@ def create_payment_intent(config: Config, *, amount: int, currency: str, descrip
     if metadata:
         params["metadata"] = {str(k): str(v) for k, v in metadata.items()}
     try:
-        intent = _client(config).payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
+        intent = _client(config).v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
     except stripe.StripeError as exc:
         raise _translate(exc) from None
     return PaymentResult(provider_payment_id=intent.id, status=_STATUS.get(intent.status, "submitted"),

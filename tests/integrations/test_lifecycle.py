@@ -40,7 +40,7 @@ def test_every_legal_transition_through_the_api(tenant, api, action, current, ex
     assert response.json()["status"] == expected
     record = LifecycleTransition.objects.get(integration=integration)
     assert (record.from_status, record.to_status, record.action, record.reason) == (current, expected, action, "test")
-    assert record.actor.startswith("api_key:")
+    assert record.actor.startswith("api-key/")
 
 
 @pytest.mark.django_db
