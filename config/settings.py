@@ -97,6 +97,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Synced into django-celery-beat's tables at beat start, so ops see and change them in the admin.
+CELERY_BEAT_SCHEDULE = {
+    "payments-requeue-stale": {"task": "integrations.tasks.payments_requeue_stale", "schedule": 60.0},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- auth, api --------------------------------------------------------------------------
@@ -164,6 +168,11 @@ SECRETS_ENV_REFS_ENABLED = env.bool("SECRETS_ENV_REFS_ENABLED", default=True)
 # Every provider base URL is PROVIDER_<NAME>_BASE_URL (and PROVIDER_<NAME>_TOKEN_URL where the
 # provider has one); adapters.registry reads them through config.providers.provider_url().
 PROVIDER_HTTP_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_TIMEOUT_SECONDS", default=10.0)
+# Providers implementing the hub's own interfaces (WADA ADAMS, insurance, registries) are
+# reached over https only; plain http to 127.0.0.1/localhost is allowed when DEBUG is on or
+# this is set (local development and tests).
+PROVIDER_INTERFACE_ALLOW_HTTP_LOCALHOST = env.bool("PROVIDER_INTERFACE_ALLOW_HTTP_LOCALHOST",
+                                                   default=False)
 RESILIENCE_RETRY_ATTEMPTS = env.int("RESILIENCE_RETRY_ATTEMPTS", default=3)
 RESILIENCE_RETRY_INITIAL_WAIT_SECONDS = env.float("RESILIENCE_RETRY_INITIAL_WAIT_SECONDS", default=0.5)
 RESILIENCE_RETRY_MAX_WAIT_SECONDS = env.float("RESILIENCE_RETRY_MAX_WAIT_SECONDS", default=30.0)
