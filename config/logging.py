@@ -10,6 +10,28 @@ from adapters.redaction import redact
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
+def _install_redacting_record_factory() -> None:
+    """Redact every record as it is created, so no handler or logger order can see plaintext."""
+    base = logging.getLogRecordFactory()
+    if getattr(base, "redacts", False):
+        return
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed format string: leave it to logging's own error path
+            return record
+        record.msg, record.args = redact(message), None
+        return record
+
+    factory.redacts = True
+    logging.setLogRecordFactory(factory)
+
+
+_install_redacting_record_factory()
+
+
 class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

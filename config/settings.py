@@ -163,6 +163,7 @@ if LOCAL_SECRETS_KEY:
 AZURE_KEYVAULT_URL_TEMPLATE = env.str("AZURE_KEYVAULT_URL_TEMPLATE", default="https://{vault}.vault.azure.net")
 SECRETS_CACHE_SECONDS = env.int("SECRETS_CACHE_SECONDS", default=60)
 SECRETS_ENV_REFS_ENABLED = env.bool("SECRETS_ENV_REFS_ENABLED", default=True)
+SECRETS_ENV_PREFIX = env.str("SECRETS_ENV_PREFIX", default="HUB_SECRET_")
 
 # --- providers --------------------------------------------------------------------------
 # Every provider base URL is PROVIDER_<NAME>_BASE_URL (and PROVIDER_<NAME>_TOKEN_URL where the

@@ -10,7 +10,7 @@ from integrations.models import PaymentGatewayIntegration
 def payment_gateway(tenant, *, status: str = Status.DRAFT, validated: bool = False, **fields):
     defaults = {"display_name": "Stripe (test)", "provider": "stripe", "family": "payment-gateways",
                 "supported_currencies": ["SEK", "EUR"], "default_currency": "SEK",
-                "api_key_ref": "env://HUB_TEST_STRIPE_KEY"}
+                "api_key_ref": "env://HUB_SECRET_TEST_STRIPE_KEY"}
     integration = PaymentGatewayIntegration.objects.create(tenant=tenant, status=status, **(defaults | fields))
     if validated:
         PaymentGatewayIntegration.objects.filter(pk=integration.pk).update(

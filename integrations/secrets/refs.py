@@ -118,4 +118,9 @@ def _parse_env(rest: str) -> SecretRef:
         raise SecretRefInvalid(
             "an env:// ref names one environment variable: a letter or underscore, then letters, "
             "digits or underscores (at most 255)")
+    # A tenant must not be able to point a credential at the hub's own configuration
+    # (env://DJANGO_SECRET_KEY would then be sent to a provider): only a reserved prefix is readable.
+    prefix = settings.SECRETS_ENV_PREFIX
+    if not rest.startswith(prefix):
+        raise SecretRefInvalid(f"an env:// ref may only name variables starting with {prefix}")
     return SecretRef(scheme="env", vault=None, name=rest, version=None)

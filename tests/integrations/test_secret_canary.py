@@ -103,7 +103,7 @@ def test_canary_never_leaves_the_secret_store(tenant, api, vault, monkeypatch, c
     # given: the canary planted through every way a secret comes in
     responses.append(api.post("/api/v1/secrets/", {"name": "canary-api", "value": canaries["api"]}, format="json"))
     service_ref = secret_store(tenant=tenant, name="canary-service", value=canaries["service"])
-    monkeypatch.setenv("HUB_CANARY_SECRET", canaries["env"])
+    monkeypatch.setenv("HUB_SECRET_CANARY", canaries["env"])
     kv_version = vault.set_secret("canary-kv", canaries["kv"])
     # ... and through the ways it is turned away
     responses.append(api.post("/api/v1/secrets/", {"name": "bad name", "value": canaries["rejected"]},
@@ -113,7 +113,7 @@ def test_canary_never_leaves_the_secret_store(tenant, api, vault, monkeypatch, c
         inline.run_validation(canaries["inline"])
 
     # when: each is resolved and used the way a provider call would, logging as it goes
-    refs = {"api": "local://canary-api", "service": service_ref, "env": "env://HUB_CANARY_SECRET",
+    refs = {"api": "local://canary-api", "service": service_ref, "env": "env://HUB_SECRET_CANARY",
             "kv": f"kv://hub-vault/canary-kv/{kv_version}"}
     for path, ref in refs.items():
         value = secret_resolve(tenant=tenant, ref=ref)

@@ -43,8 +43,8 @@ def _fresh_secret_cache():
     ("local://stripe_key", SecretRef("local", None, "stripe_key", None)),
     ("local://stripe-key/12", SecretRef("local", None, "stripe-key", "12")),
     ("local://" + "z" * 128, SecretRef("local", None, "z" * 128, None)),
-    ("env://STRIPE_KEY", SecretRef("env", None, "STRIPE_KEY", None)),
-    ("env://_x1", SecretRef("env", None, "_x1", None)),
+    ("env://HUB_SECRET_STRIPE_KEY", SecretRef("env", None, "HUB_SECRET_STRIPE_KEY", None)),
+    ("env://HUB_SECRET_x1", SecretRef("env", None, "HUB_SECRET_x1", None)),
 ])
 def test_valid_refs_parse_and_print_back_unchanged(text, expected):
     parsed = parse_ref(text)
@@ -99,9 +99,9 @@ def test_env_refs_are_refused_while_disabled(settings):
     settings.SECRETS_ENV_REFS_ENABLED = False
 
     with pytest.raises(SecretRefInvalid, match="env:// refs are disabled"):
-        parse_ref("env://STRIPE_KEY")
-    assert is_ref("env://STRIPE_KEY") is False
-    assert parse_ref("env://STRIPE_KEY", allow_env=True).name == "STRIPE_KEY"
+        parse_ref("env://HUB_SECRET_STRIPE_KEY")
+    assert is_ref("env://HUB_SECRET_STRIPE_KEY") is False
+    assert parse_ref("env://HUB_SECRET_STRIPE_KEY", allow_env=True).name == "HUB_SECRET_STRIPE_KEY"
 
 
 def test_error_types_are_application_errors_with_their_statuses():
@@ -150,30 +150,30 @@ def test_another_tenant_does_not_get_a_cached_value(tenant, other_tenant):
 
 @pytest.mark.django_db
 def test_resolution_is_cached_for_the_configured_time(tenant, monkeypatch, settings):
-    monkeypatch.setenv("HUB_TEST_TOKEN", "token-before")
-    assert secret_resolve(tenant=tenant, ref="env://HUB_TEST_TOKEN") == "token-before"
-    monkeypatch.setenv("HUB_TEST_TOKEN", "token-after")
+    monkeypatch.setenv("HUB_SECRET_TEST_TOKEN", "token-before")
+    assert secret_resolve(tenant=tenant, ref="env://HUB_SECRET_TEST_TOKEN") == "token-before"
+    monkeypatch.setenv("HUB_SECRET_TEST_TOKEN", "token-after")
 
-    assert secret_resolve(tenant=tenant, ref="env://HUB_TEST_TOKEN") == "token-before"
+    assert secret_resolve(tenant=tenant, ref="env://HUB_SECRET_TEST_TOKEN") == "token-before"
     secret_cache_clear()
-    assert secret_resolve(tenant=tenant, ref="env://HUB_TEST_TOKEN") == "token-after"
+    assert secret_resolve(tenant=tenant, ref="env://HUB_SECRET_TEST_TOKEN") == "token-after"
 
     settings.SECRETS_CACHE_SECONDS = 0
-    monkeypatch.setenv("HUB_TEST_TOKEN", "token-uncached")
+    monkeypatch.setenv("HUB_SECRET_TEST_TOKEN", "token-uncached")
     secret_cache_clear()
-    assert secret_resolve(tenant=tenant, ref="env://HUB_TEST_TOKEN") == "token-uncached"
-    monkeypatch.setenv("HUB_TEST_TOKEN", "token-latest")
-    assert secret_resolve(tenant=tenant, ref="env://HUB_TEST_TOKEN") == "token-latest"
+    assert secret_resolve(tenant=tenant, ref="env://HUB_SECRET_TEST_TOKEN") == "token-uncached"
+    monkeypatch.setenv("HUB_SECRET_TEST_TOKEN", "token-latest")
+    assert secret_resolve(tenant=tenant, ref="env://HUB_SECRET_TEST_TOKEN") == "token-latest"
 
 
 @pytest.mark.django_db
 def test_missing_env_var_is_not_found_and_resolved_values_are_redacted(tenant, monkeypatch):
-    monkeypatch.delenv("HUB_TEST_ABSENT", raising=False)
-    monkeypatch.setenv("HUB_TEST_PRESENT", "present-value-42")
+    monkeypatch.delenv("HUB_SECRET_TEST_ABSENT", raising=False)
+    monkeypatch.setenv("HUB_SECRET_TEST_PRESENT", "present-value-42")
 
-    with pytest.raises(SecretNotFound, match=r"env://HUB_TEST_ABSENT is not set"):
-        secret_resolve(tenant=tenant, ref="env://HUB_TEST_ABSENT")
-    value = secret_resolve(tenant=tenant, ref="env://HUB_TEST_PRESENT")
+    with pytest.raises(SecretNotFound, match=r"env://HUB_SECRET_TEST_ABSENT is not set"):
+        secret_resolve(tenant=tenant, ref="env://HUB_SECRET_TEST_ABSENT")
+    value = secret_resolve(tenant=tenant, ref="env://HUB_SECRET_TEST_PRESENT")
 
     assert redact(f"calling with {value}") == "calling with [REDACTED]"
 
@@ -322,7 +322,7 @@ def test_ref_field_accepts_refs_and_sees_only_the_tenants_local_secrets(tenant, 
     secret_store(tenant=other_tenant, name="theirs", value="their-value")
     secret_store(tenant=tenant, name="mine", value="my-value")
 
-    for ref in ("local://mine", "local://mine/1", "kv://hub-vault/stripe", "env://STRIPE_KEY"):
+    for ref in ("local://mine", "local://mine/1", "kv://hub-vault/stripe", "env://HUB_SECRET_STRIPE_KEY"):
         response = _post_probe(tenant, {"api_key_ref": ref})
         assert (response.status_code, response.data) == (200, {"api_key_ref": ref})
     assert _post_probe(tenant, {"api_key_ref": "local://theirs"}).status_code == 400
@@ -425,3 +425,9 @@ def test_admin_lists_names_and_versions_only_and_is_read_only(tenant, client, dj
         assert "ciphertext" not in page.content.decode()
     assert 'name="name"' not in detail.content.decode()  # shown as text, not as an input
     assert client.get("/admin/integrations/localsecret/add/").status_code == 403
+
+
+@pytest.mark.parametrize("ref", ["env://DJANGO_SECRET_KEY", "env://LOCAL_SECRETS_KEY", "env://DATABASE_URL"])
+def test_env_refs_cannot_name_the_hubs_own_configuration(ref):
+    with pytest.raises(SecretRefInvalid, match="only name variables starting with HUB_SECRET_"):
+        parse_ref(ref, allow_env=True)
