@@ -12,6 +12,7 @@ from .families import (
     WadaAdamsIntegration,
 )
 from .idempotency import IdempotencyRecord
+from .outbox import OutboxEvent
 from .payment_gateways import Payment, PaymentGatewayIntegration
 from .secrets import LocalSecret
 from .tenancy import ApiKey, Membership, Tenant, TenantOwned
@@ -21,6 +22,6 @@ __all__ = [
     "AccountingIntegration", "CalendarIntegration", "GovSportsRegistryIntegration", "InsuranceIntegration",
     "MappingIntegration", "SocialMediaIntegration", "StreamingIntegration", "SyncDirection",
     "WadaAdamsIntegration", "ApiKey", "DeadLetter", "Family", "IdempotencyRecord", "Integration", "LifecycleTransition",
-    "LocalSecret", "Membership", "Payment", "PaymentGatewayIntegration", "QuotaPeriod", "Tenant",
+    "LocalSecret", "Membership", "OutboxEvent", "Payment", "PaymentGatewayIntegration", "QuotaPeriod", "Tenant",
     "TenantOwned", "USAGE_SHARDS", "UsageDaily", "ValidationRun",
 ]

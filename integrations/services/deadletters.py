@@ -30,7 +30,7 @@ def register_replay(operation: str) -> Callable[[ReplayHandler], ReplayHandler]:
 
 def dead_letter_create(*, tenant_id, operation: str, payload: dict, error: str, error_code: str = "",
                        attempts: int = 0, integration_id=None, subject_id: str = "") -> DeadLetter:
-    from webhooks.outbox import event_emit
+    from integrations.events import event_emit
 
     with transaction.atomic():
         letter = DeadLetter.objects.create(tenant_id=tenant_id, integration_id=integration_id, operation=operation,

@@ -46,7 +46,7 @@ def integration_transition(*, integration: Integration, action: str, actor: str,
         LifecycleTransition.objects.create(tenant_id=locked.tenant_id, integration_id=locked.pk, action=action.value,
                                            from_status=current.value, to_status=to.value, actor=actor,
                                            reason=reason[:1000])
-        from webhooks.outbox import event_emit  # the outbound event lands in the same transaction
+        from integrations.events import event_emit  # the outbound event lands in the same transaction
 
         event_emit(tenant_id=locked.tenant_id, event_type=f"integration.{_EVENT_FOR_STATUS[to]}",
                    data={"integration_id": str(locked.pk), "family": locked.family, "provider": locked.provider,

@@ -11,7 +11,7 @@ from integrations.lifecycle import (
 )
 from integrations.models import LifecycleTransition
 from tests.factories import payment_gateway
-from webhooks.models import OutboxEvent
+from integrations.models import OutboxEvent
 
 LEGAL = [(a, s, t) for a in USER_ACTIONS for s, t in TRANSITIONS[a].items()]
 ILLEGAL = [(a, s) for a in USER_ACTIONS for s in Status if s not in TRANSITIONS[a]]

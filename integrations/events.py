@@ -29,7 +29,7 @@ EVENT_TYPES: dict[str, str] = {
 
 def event_emit(*, tenant_id, event_type: str, data: dict):
     """Write the event to the outbox in the caller's transaction."""
-    from webhooks.models import OutboxEvent
+    from integrations.models import OutboxEvent
 
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type '{event_type}'")
