@@ -11,11 +11,26 @@ tests/sandboxes/specs/xero-webhooks.json (`WebhookEvent`, `CreditNoteWebhookEven
 - Events are notifications only (fetch `resourceUrl` for the data). There is no event id:
   `external_id` digests (tenantId, eventCategory, resourceId, eventType, eventDateUtc).
   `eventDateUtc` has no offset and is UTC.
+
+Accounting API (pre-flight validation), from the Xero OpenAPI descriptions
+(tests/sandboxes/specs/xero-accounting.json; identity: XeroAPI/Xero-OpenAPI xero-identity.yaml):
+- OAuth2 authorization code flow, https://developer.xero.com/documentation/guides/oauth2/auth-flow
+  (authorize https://login.xero.com/identity/connect/authorize, token
+  https://identity.xero.com/connect/token with HTTP Basic client authentication).
+- GET https://api.xero.com/Connections lists the organisations (tenants) the token may use;
+  every accounting call then names one in the `xero-tenant-id` header.
+- GET /api.xro/2.0/Accounts?where=Status=="ACTIVE" is the chart of accounts: cheap, read-only,
+  and lets validation check the account codes the tenant mapped.
+- Xero has no sandbox host; "Demo Company" organisations live on the same API.
 """
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass, field
 
+from adapters.errors import ProviderRejected, ProviderUnavailable
+from adapters.http import ProviderHttpClient, provider_base_url, provider_token_url
 from adapters.inbound import (
     EventType,
     InboundEvent,
@@ -31,6 +46,7 @@ from adapters.inbound import (
     stable_event_id,
 )
 from adapters.signing import constant_time_equals, hmac_sha256_base64, require_secret
+from adapters.types import ValidationResult
 
 key = "xero"
 display_name = "Xero"
@@ -109,3 +125,70 @@ def _event(item: object, position: int) -> InboundEvent:
         vendor_type=vendor_type,
         details=drop_empty(details),
     )
+
+
+# --- accounting API: pre-flight validation --------------------------------------------------
+
+API_URL = "https://api.xero.com"
+ACCOUNTING_PATH = "/api.xro/2.0"
+AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
+TOKEN_URL = "https://identity.xero.com/connect/token"
+OAUTH_CLIENT_AUTH = "client_secret_basic"
+# https://developer.xero.com/documentation/guides/oauth2/scopes
+OAUTH_SCOPES = ("openid", "profile", "email", "offline_access", "accounting.settings",
+                "accounting.transactions", "accounting.contacts")
+
+
+def base_url(*, sandbox: bool = False) -> str:
+    """Identity and accounting share api.xero.com; PROVIDER_XERO_BASE_URL overrides it."""
+    return provider_base_url(key, API_URL)
+
+
+def token_url(*, sandbox: bool = False) -> str:
+    return provider_token_url(key, TOKEN_URL)
+
+
+def authorize_url(*, sandbox: bool = False) -> str:
+    return os.environ.get("PROVIDER_XERO_AUTHORIZE_URL", "").strip() or AUTHORIZE_URL
+
+
+@dataclass(frozen=True)
+class Config:
+    access_token: str
+    tenant_id: str
+    account_codes: tuple[str, ...] = ()  # codes the chart-of-accounts mapping uses
+    base_url: str = field(default_factory=base_url)
+    timeout_seconds: float = 10.0
+
+
+def validate(config: Config) -> ValidationResult:
+    """The tenant is connected to this app, and every mapped account code is an active account."""
+    headers = {"Authorization": f"Bearer {config.access_token}", "Accept": "application/json"}
+    with ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, default_headers=headers) as client:
+        connections = _json(client.request("GET", "/Connections"), "GET /Connections", list)
+        tenant = next((c for c in connections if isinstance(c, dict) and c.get("tenantId") == config.tenant_id), None)
+        if tenant is None:
+            names = ", ".join(sorted(str(c.get("tenantName")) for c in connections if isinstance(c, dict))) or "none"
+            raise ProviderRejected(f"Xero tenant {config.tenant_id} is not connected to this app "
+                                   f"(connected organisations: {names})", provider=key, code="tenant_not_connected")
+        accounts = _json(client.request("GET", f"{ACCOUNTING_PATH}/Accounts", params={"where": 'Status=="ACTIVE"'},
+                                        headers={"xero-tenant-id": config.tenant_id}), "GET /Accounts", dict)
+    codes = {a.get("Code") for a in accounts.get("Accounts") or [] if isinstance(a, dict)}
+    missing = sorted(set(config.account_codes) - codes)
+    if missing:
+        raise ProviderRejected(f"account codes not among the active accounts of {tenant.get('tenantName')}: "
+                               f"{', '.join(missing)}", provider=key, code="unknown_account_codes")
+    return ValidationResult(message=f"connected to Xero organisation {tenant.get('tenantName')} "
+                                    f"({len(codes)} active accounts)",
+                            details={"tenant_name": tenant.get("tenantName"), "active_accounts": len(codes)})
+
+
+def _json(response, where: str, expected: type):
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, expected):
+        raise ProviderUnavailable(f"xero: {where} answered {response.status_code} without the expected JSON "
+                                  f"{expected.__name__}", provider=key, code="malformed_response")
+    return body
