@@ -6,6 +6,7 @@ A provider module exposes `verify(request, secrets, *, now=None, tolerance_secon
 calls `handshake` first (a non-None answer is sent back as is), then `verify` on the raw
 bytes, then `parse`. Nothing here knows about tenants, models or Django.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -87,8 +88,11 @@ class VerificationSecrets:
     url_token: str | None = None  # secret carried in the callback URL (46elks)
 
     def __repr__(self) -> str:  # never let a secret reach a log line or a traceback
-        present = [name for name in ("signing_key", "public_key", "verify_token", "url_token")
-                   if getattr(self, name)]
+        present = [
+            name
+            for name in ("signing_key", "public_key", "verify_token", "url_token")
+            if getattr(self, name)
+        ]
         return f"VerificationSecrets(present={present})"
 
 
@@ -141,16 +145,24 @@ class WebhookProvider(Protocol):
 
     key: str
 
-    def verify(self, request: InboundRequest, secrets: VerificationSecrets, *,
-               now: float | None = None, tolerance_seconds: int = 300) -> None: ...
+    def verify(
+        self,
+        request: InboundRequest,
+        secrets: VerificationSecrets,
+        *,
+        now: float | None = None,
+        tolerance_seconds: int = 300,
+    ) -> None: ...
 
     def parse(self, request: InboundRequest) -> list[InboundEvent]: ...
 
-    def handshake(self, request: InboundRequest,
-                  secrets: VerificationSecrets) -> tuple[int, dict, bytes] | None: ...
+    def handshake(
+        self, request: InboundRequest, secrets: VerificationSecrets
+    ) -> tuple[int, dict, bytes] | None: ...
 
 
 # --- helpers for provider parsers -------------------------------------------------------------
+
 
 def json_body(request: InboundRequest) -> Any:
     try:
@@ -173,8 +185,7 @@ def form_pairs(body: bytes) -> list[tuple[str, str]]:
     except UnicodeDecodeError:
         raise MalformedPayload("form body is not UTF-8") from None
     try:
-        return parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text),
-                         errors="strict")
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedPayload(f"body is not form-encoded: {exc}") from None
 
@@ -183,8 +194,9 @@ def form_body(request: InboundRequest) -> dict[str, str]:
     return dict(form_pairs(request.body))
 
 
-def require(mapping: Mapping, name: str, kind: type | tuple[type, ...] = str, *,
-            where: str = "body") -> Any:
+def require(
+    mapping: Mapping, name: str, kind: type | tuple[type, ...] = str, *, where: str = "body"
+) -> Any:
     """The value of a required field, of the expected JSON type, or MalformedPayload."""
     value = mapping.get(name) if isinstance(mapping, Mapping) else None
     if value is None or not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
@@ -222,8 +234,9 @@ def from_iso8601(value: Any, *, name: str = "timestamp") -> datetime:
     if not isinstance(value, str) or not value:
         raise MalformedPayload(f"'{name}' is not an ISO 8601 time")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z")
-                                        else value)
+        parsed = datetime.fromisoformat(
+            value.replace("Z", "+00:00") if value.endswith("Z") else value
+        )
     except ValueError:
         raise MalformedPayload(f"'{name}' is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
@@ -239,8 +252,9 @@ def received_now() -> datetime:
 def stable_event_id(*parts: Any) -> str:
     """A fixed-length id for an event the provider gives no id: the SHA-256 of its identifying
     parts in canonical JSON, so re-serialised retries of one event map to one id."""
-    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                           default=str)
+    canonical = json.dumps(
+        parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -9,6 +9,7 @@ signed content `"{webhook-id}.{webhook-timestamp}.{body}"`; `v1` is HMAC-SHA256 
 base64 secret after `whsec_`, `v1a` is ed25519 with `whsk_`/`whpk_` keys; the
 `webhook-signature` header is a space-separated list of `<version>,<base64>` entries.
 """
+
 from __future__ import annotations
 
 import base64
@@ -72,7 +73,12 @@ def require_secret(value: str | None, what: str) -> str:
 
 def parse_unix_timestamp(value: str | None, *, header: str) -> int:
     """A signed timestamp header as integer seconds; cheap to reject before any crypto."""
-    if not value or not value.isascii() or not value.isdigit() or len(value) > _MAX_TIMESTAMP_DIGITS:
+    if (
+        not value
+        or not value.isascii()
+        or not value.isdigit()
+        or len(value) > _MAX_TIMESTAMP_DIGITS
+    ):
         raise SignatureInvalid(f"{header} is missing or not a Unix timestamp")
     return int(value)
 
@@ -86,8 +92,9 @@ def check_freshness(timestamp: float, *, now: float | None, tolerance_seconds: i
         raise StaleTimestamp(f"signed timestamp is outside the {tolerance_seconds}s window")
 
 
-def parse_timestamped_signature_header(value: str | None, *, header: str,
-                                       scheme: str = "v1") -> tuple[int, list[str]]:
+def parse_timestamped_signature_header(
+    value: str | None, *, header: str, scheme: str = "v1"
+) -> tuple[int, list[str]]:
     """`t=<unix>,v1=<hex>[,v1=<hex>...]` as used by Stripe and Mux: the timestamp and every
     signature of `scheme` (several during secret rotation; other schemes such as v0 ignored)."""
     if not value:
@@ -107,8 +114,15 @@ def parse_timestamped_signature_header(value: str | None, *, header: str,
     return parse_unix_timestamp(timestamp, header=f"{header} t"), signatures
 
 
-def verify_timestamped_hmac(*, body: bytes, header_value: str | None, header: str, secret: str,
-                            now: float | None, tolerance_seconds: int) -> None:
+def verify_timestamped_hmac(
+    *,
+    body: bytes,
+    header_value: str | None,
+    header: str,
+    secret: str,
+    now: float | None,
+    tolerance_seconds: int,
+) -> None:
     """Stripe/Mux: HMAC-SHA256(secret, f"{t}.{raw body}") in lowercase hex, any v1 may match."""
     timestamp, signatures = parse_timestamped_signature_header(header_value, header=header)
     check_freshness(timestamp, now=now, tolerance_seconds=tolerance_seconds)
@@ -117,8 +131,9 @@ def verify_timestamped_hmac(*, body: bytes, header_value: str | None, header: st
         raise SignatureInvalid(f"no {header} signature matches the body")
 
 
-def verify_prefixed_hmac(*, body: bytes, header_value: str | None, header: str, secret: str,
-                         algorithm: str) -> None:
+def verify_prefixed_hmac(
+    *, body: bytes, header_value: str | None, header: str, secret: str, algorithm: str
+) -> None:
     """`<algorithm>=<hex HMAC of the raw body>`: WhatsApp/Meta's X-Hub-Signature-256 (sha256)
     and the legacy GitHub-style X-Hub-Signature (sha1)."""
     if not header_value:
@@ -134,6 +149,7 @@ def verify_prefixed_hmac(*, body: bytes, header_value: str | None, header: str, 
 
 # --- Standard Webhooks --------------------------------------------------------------------
 
+
 def _b64decode(value: str, what: str) -> bytes:
     try:
         # Pad generously: b64decode ignores surplus padding, and some issuers drop it.
@@ -143,7 +159,7 @@ def _b64decode(value: str, what: str) -> bytes:
 
 
 def _strip_prefix(value: str, prefix: str) -> str:
-    return value[len(prefix):] if value.startswith(prefix) else value
+    return value[len(prefix) :] if value.startswith(prefix) else value
 
 
 def _standard_secret_bytes(secret: str) -> bytes:
@@ -158,7 +174,10 @@ def _signed_content(msg_id: str, timestamp: int, body: bytes) -> bytes:
 
 
 def generate_standard_webhooks_secret() -> str:
-    return STANDARD_SECRET_PREFIX + base64.b64encode(_secrets.token_bytes(_STANDARD_SECRET_BYTES)).decode()
+    return (
+        STANDARD_SECRET_PREFIX
+        + base64.b64encode(_secrets.token_bytes(_STANDARD_SECRET_BYTES)).decode()
+    )
 
 
 def generate_standard_webhooks_ed25519_keypair() -> tuple[str, str]:
@@ -166,44 +185,58 @@ def generate_standard_webhooks_ed25519_keypair() -> tuple[str, str]:
     private_key = Ed25519PrivateKey.generate()
     private_raw = private_key.private_bytes_raw()
     public_raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return (STANDARD_PRIVATE_KEY_PREFIX + base64.b64encode(private_raw).decode(),
-            STANDARD_PUBLIC_KEY_PREFIX + base64.b64encode(public_raw).decode())
+    return (
+        STANDARD_PRIVATE_KEY_PREFIX + base64.b64encode(private_raw).decode(),
+        STANDARD_PUBLIC_KEY_PREFIX + base64.b64encode(public_raw).decode(),
+    )
 
 
 def standard_webhooks_sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """The `v1,<base64>` signature for the `webhook-signature` header."""
-    digest = hmac.new(_standard_secret_bytes(secret), _signed_content(msg_id, timestamp, body),
-                      hashlib.sha256).digest()
+    digest = hmac.new(
+        _standard_secret_bytes(secret), _signed_content(msg_id, timestamp, body), hashlib.sha256
+    ).digest()
     return "v1," + base64.b64encode(digest).decode()
 
 
 def _ed25519_private_key(private_key_b64: str) -> Ed25519PrivateKey:
-    raw = _b64decode(_strip_prefix(private_key_b64, STANDARD_PRIVATE_KEY_PREFIX),
-                     "ed25519 private key")
+    raw = _b64decode(
+        _strip_prefix(private_key_b64, STANDARD_PRIVATE_KEY_PREFIX), "ed25519 private key"
+    )
     # 32 bytes is the raw seed; 64 is libsodium's seed||public form, whose seed comes first.
     if len(raw) not in (32, 64):
         raise ValueError("ed25519 private key must be 32 (or 64) bytes")
     return Ed25519PrivateKey.from_private_bytes(raw[:32])
 
 
-def standard_webhooks_sign_ed25519(private_key_b64: str, msg_id: str, timestamp: int,
-                                   body: bytes) -> str:
+def standard_webhooks_sign_ed25519(
+    private_key_b64: str, msg_id: str, timestamp: int, body: bytes
+) -> str:
     """The asymmetric `v1a,<base64>` signature over the same content as `v1`."""
     signature = _ed25519_private_key(private_key_b64).sign(_signed_content(msg_id, timestamp, body))
     return "v1a," + base64.b64encode(signature).decode()
 
 
 def _ed25519_public_key(public_key_b64: str) -> Ed25519PublicKey:
-    raw = _b64decode(_strip_prefix(public_key_b64, STANDARD_PUBLIC_KEY_PREFIX), "ed25519 public key")
+    raw = _b64decode(
+        _strip_prefix(public_key_b64, STANDARD_PUBLIC_KEY_PREFIX), "ed25519 public key"
+    )
     if len(raw) != 32:
         raise ValueError("ed25519 public key must be 32 bytes")
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
-def standard_webhooks_verify(*, msg_id: str | None, timestamp: str | None,
-                             signature_header: str | None, body: bytes, secret: str | None = None,
-                             public_key: str | None = None, now: float | None = None,
-                             tolerance_seconds: int = 300) -> None:
+def standard_webhooks_verify(
+    *,
+    msg_id: str | None,
+    timestamp: str | None,
+    signature_header: str | None,
+    body: bytes,
+    secret: str | None = None,
+    public_key: str | None = None,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+) -> None:
     """Accept when any `v1` entry matches `secret` or any `v1a` entry verifies with
     `public_key`; entries of other versions, or malformed ones, are skipped."""
     if not msg_id or not signature_header:

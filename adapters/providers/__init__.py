@@ -1,5 +1,6 @@
 """Provider modules. `WEBHOOK_PROVIDERS` maps a provider key to what verifies and parses its
 inbound webhooks (`adapters.inbound.WebhookProvider`): one line per scheme."""
+
 from __future__ import annotations
 
 from adapters.inbound import WebhookProvider

@@ -14,6 +14,7 @@ Docs: https://46elks.se/docs/sms-delivery-reports , https://46elks.pl/docs/sms-d
 - The response body to an inbound SMS is sent back to the sender as an automatic reply,
   so the view must answer with an empty body.
 """
+
 from __future__ import annotations
 
 import base64
@@ -61,7 +62,9 @@ def _presented_tokens(request: InboundRequest) -> list[str]:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "basic" and credentials:
         try:
-            password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")[2]
+            password = (
+                base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")[2]
+            )
         except (binascii.Error, ValueError):
             password = ""
         if password:
@@ -79,16 +82,25 @@ def _address_allowed(remote_addr: str | None, allowed_networks: Iterable[str]) -
     try:
         networks = [ipaddress.ip_network(network, strict=False) for network in allowed_networks]
     except ValueError:
-        raise VerificationNotConfigured("the 46elks address allowlist has an invalid entry") from None
+        raise VerificationNotConfigured(
+            "the 46elks address allowlist has an invalid entry"
+        ) from None
     return any(address in network for network in networks)
 
 
-def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float | None = None,
-           tolerance_seconds: int = 300, allowed_networks: Iterable[str] | None = None) -> None:
+def verify(
+    request: InboundRequest,
+    secrets: VerificationSecrets,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+    allowed_networks: Iterable[str] | None = None,
+) -> None:
     """`now`/`tolerance_seconds` are accepted for a uniform interface; 46elks sends no time."""
     expected = require_secret(secrets.url_token, "46elks callback URL token")
-    if allowed_networks is not None and not _address_allowed(request.remote_addr,
-                                                              list(allowed_networks)):
+    if allowed_networks is not None and not _address_allowed(
+        request.remote_addr, list(allowed_networks)
+    ):
         raise SignatureInvalid("the callback came from an address outside the allowlist")
     presented = _presented_tokens(request)
     if not presented or not matches_any(expected, presented):
@@ -104,28 +116,38 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
     params = form_body(request)
     message_id = require(params, "id", where="callback")
     if params.get("direction") == "incoming":
-        return [InboundEvent(
-            type=EventType.INBOUND_MESSAGE,
-            external_id=f"{message_id}:{_INBOUND_STATUS}",
-            occurred_at=_time(params, "created"),
-            subject_id=message_id,
-            raw=params,
-            vendor_type=_INBOUND_STATUS,
-            details=drop_empty({"from": params.get("from"), "to": params.get("to"),
-                                "text": params.get("message"), "image": params.get("image")}),
-        )]
+        return [
+            InboundEvent(
+                type=EventType.INBOUND_MESSAGE,
+                external_id=f"{message_id}:{_INBOUND_STATUS}",
+                occurred_at=_time(params, "created"),
+                subject_id=message_id,
+                raw=params,
+                vendor_type=_INBOUND_STATUS,
+                details=drop_empty(
+                    {
+                        "from": params.get("from"),
+                        "to": params.get("to"),
+                        "text": params.get("message"),
+                        "image": params.get("image"),
+                    }
+                ),
+            )
+        ]
     status = params.get("status")
     if not status:
         raise MalformedPayload("a 46elks delivery report needs 'status'")
-    return [InboundEvent(
-        type=EVENT_TYPES.get(status, EventType.UNKNOWN),
-        external_id=f"{message_id}:{status}",
-        occurred_at=_time(params, "delivered"),
-        subject_id=message_id,
-        raw=params,
-        vendor_type=status,
-        details={},
-    )]
+    return [
+        InboundEvent(
+            type=EVENT_TYPES.get(status, EventType.UNKNOWN),
+            external_id=f"{message_id}:{status}",
+            occurred_at=_time(params, "delivered"),
+            subject_id=message_id,
+            raw=params,
+            vendor_type=status,
+            details={},
+        )
+    ]
 
 
 def _time(params: dict[str, str], name: str):

@@ -13,6 +13,7 @@ cannot do better, as an explicit per-endpoint choice, never as a fallback.
 
 Both parse partner events with the shared partner vocabulary below (also used by Ziggy).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -51,21 +52,41 @@ PARTNER_EVENT_TYPES: dict[str, EventType] = {
 EVENT_TYPES = PARTNER_EVENT_TYPES
 
 
-def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float | None = None,
-           tolerance_seconds: int = 300) -> None:
+def verify(
+    request: InboundRequest,
+    secrets: VerificationSecrets,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+) -> None:
     standard_webhooks_verify(
-        msg_id=request.headers.get(ID_HEADER), timestamp=request.headers.get(TIMESTAMP_HEADER),
-        signature_header=request.headers.get(SIGNATURE_HEADER), body=request.body,
-        secret=secrets.signing_key, public_key=secrets.public_key, now=now,
-        tolerance_seconds=tolerance_seconds)
+        msg_id=request.headers.get(ID_HEADER),
+        timestamp=request.headers.get(TIMESTAMP_HEADER),
+        signature_header=request.headers.get(SIGNATURE_HEADER),
+        body=request.body,
+        secret=secrets.signing_key,
+        public_key=secrets.public_key,
+        now=now,
+        tolerance_seconds=tolerance_seconds,
+    )
 
 
-def verify_hub_sha1(request: InboundRequest, secrets: VerificationSecrets, *,
-                    now: float | None = None, tolerance_seconds: int = 300) -> None:
+def verify_hub_sha1(
+    request: InboundRequest,
+    secrets: VerificationSecrets,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+) -> None:
     """`now`/`tolerance_seconds` are accepted for a uniform interface; the scheme has no time."""
     secret = require_secret(secrets.signing_key, "partner signing secret")
-    verify_prefixed_hmac(body=request.body, header_value=request.headers.get(HUB_SIGNATURE_HEADER),
-                         header=HUB_SIGNATURE_HEADER, secret=secret, algorithm="sha1")
+    verify_prefixed_hmac(
+        body=request.body,
+        header_value=request.headers.get(HUB_SIGNATURE_HEADER),
+        header=HUB_SIGNATURE_HEADER,
+        secret=secret,
+        algorithm="sha1",
+    )
 
 
 def handshake(request: InboundRequest, secrets: VerificationSecrets) -> None:
@@ -85,13 +106,19 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
             raise MalformedPayload(f"event {position} is not an object")
         # webhook-id names one message; a batch's members need ids of their own.
         message_id = header_id if header_id and len(items) == 1 else None
-        events.append(partner_event(item, provider=key, external_id=message_id,
-                                    fallback_time=fallback_time))
+        events.append(
+            partner_event(item, provider=key, external_id=message_id, fallback_time=fallback_time)
+        )
     return events
 
 
-def partner_event(item: dict, *, provider: str, external_id: str | None = None,
-                  fallback_time: datetime | None = None) -> InboundEvent:
+def partner_event(
+    item: dict,
+    *,
+    provider: str,
+    external_id: str | None = None,
+    fallback_time: datetime | None = None,
+) -> InboundEvent:
     """One partner event `{type | event_type, id?, timestamp?, data{}}`. Without an id from
     the transport or the body, the id is a digest of the whole event."""
     vendor_type = item.get("type") or item.get("event_type")
@@ -107,8 +134,11 @@ def partner_event(item: dict, *, provider: str, external_id: str | None = None,
         subject_id=str(subject) if subject is not None else None,
         raw=item,
         vendor_type=vendor_type,
-        details={name: value for name, value in data.items()
-                 if isinstance(value, _SCALARS) and name not in ("session_id", "id")},
+        details={
+            name: value
+            for name, value in data.items()
+            if isinstance(value, _SCALARS) and name not in ("session_id", "id")
+        },
     )
 
 

@@ -13,6 +13,7 @@ and https://documentation.mailgun.com/docs/mailgun/user-manual/events/
 - `message.headers.message-id` has no angle brackets, unlike the `id` the send API returns
   (`<…@domain>`); `subject_id` is the bare form.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,13 @@ EVENT_TYPES: dict[str, EventType] = {
 }
 
 
-def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float | None = None,
-           tolerance_seconds: int = 300) -> None:
+def verify(
+    request: InboundRequest,
+    secrets: VerificationSecrets,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+) -> None:
     signing_key = require_secret(secrets.signing_key, "Mailgun HTTP webhook signing key")
     try:
         payload = json.loads(request.body)
@@ -64,8 +70,11 @@ def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float 
         raise SignatureInvalid("body has no Mailgun 'signature' block")
     token = block.get("token")
     timestamp_text = str(block.get("timestamp") or "")
-    given = [value for value in (block.get("signature"), block.get("parent-signature"))
-             if isinstance(value, str) and value]
+    given = [
+        value
+        for value in (block.get("signature"), block.get("parent-signature"))
+        if isinstance(value, str) and value
+    ]
     if not isinstance(token, str) or not token or not given:
         raise SignatureInvalid("Mailgun signature block needs timestamp, token and signature")
     timestamp = parse_unix_timestamp(timestamp_text, header="signature.timestamp")
@@ -105,15 +114,19 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
         details["bounce_type"] = "hard"
     elif event_type is EventType.DEFERRED:
         details["bounce_type"] = "soft"
-    return [InboundEvent(
-        type=event_type,
-        external_id=event_id,
-        occurred_at=occurred_at,
-        subject_id=message_id.strip("<>") if isinstance(message_id, str) and message_id else None,
-        raw=data,
-        vendor_type=vendor_type,
-        details=drop_empty(details),
-    )]
+    return [
+        InboundEvent(
+            type=event_type,
+            external_id=event_id,
+            occurred_at=occurred_at,
+            subject_id=message_id.strip("<>")
+            if isinstance(message_id, str) and message_id
+            else None,
+            raw=data,
+            vendor_type=vendor_type,
+            details=drop_empty(details),
+        )
+    ]
 
 
 def _event_type(vendor_type: str, data: dict) -> EventType:

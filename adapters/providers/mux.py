@@ -10,8 +10,13 @@ the reference verifier is mux-node-sdk `src/resources/webhooks/webhooks.ts`.
 - A live stream's `data.stream_key` lets anyone broadcast on it, so it is removed from
   the `raw` we hand on (and so from what gets stored).
 """
+
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from adapters.errors import ProviderUnavailable
+from adapters.http import ProviderHttpClient, provider_base_url
 from adapters.inbound import (
     EventType,
     InboundEvent,
@@ -24,6 +29,7 @@ from adapters.inbound import (
     require,
 )
 from adapters.signing import require_secret, verify_timestamped_hmac
+from adapters.types import ValidationResult
 
 key = "mux"
 display_name = "Mux"
@@ -38,12 +44,22 @@ EVENT_TYPES: dict[str, EventType] = {
 }
 
 
-def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float | None = None,
-           tolerance_seconds: int = 300) -> None:
+def verify(
+    request: InboundRequest,
+    secrets: VerificationSecrets,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+) -> None:
     secret = require_secret(secrets.signing_key, "Mux webhook signing secret")
-    verify_timestamped_hmac(body=request.body, header_value=request.headers.get(SIGNATURE_HEADER),
-                            header=SIGNATURE_HEADER, secret=secret, now=now,
-                            tolerance_seconds=tolerance_seconds)
+    verify_timestamped_hmac(
+        body=request.body,
+        header_value=request.headers.get(SIGNATURE_HEADER),
+        header=SIGNATURE_HEADER,
+        secret=secret,
+        now=now,
+        tolerance_seconds=tolerance_seconds,
+    )
 
 
 def handshake(request: InboundRequest, secrets: VerificationSecrets) -> None:
@@ -58,8 +74,9 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
     occurred_at = from_iso8601(require(event, "created_at"), name="created_at")
     data = nested(event, "data")
     subject = nested(event, "object")
-    playback_ids = [item.get("id") for item in data.get("playback_ids") or []
-                    if isinstance(item, dict)]
+    playback_ids = [
+        item.get("id") for item in data.get("playback_ids") or [] if isinstance(item, dict)
+    ]
     errors = nested(data, "errors")
     details = {
         "status": data.get("status"),
@@ -73,12 +90,77 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
         "environment": nested(event, "environment").get("name"),
     }
     redacted_data = {name: value for name, value in data.items() if name not in _SECRET_FIELDS}
-    return [InboundEvent(
-        type=EVENT_TYPES.get(vendor_type, EventType.UNKNOWN),
-        external_id=event_id,
-        occurred_at=occurred_at,
-        subject_id=data.get("id") or subject.get("id"),
-        raw={**event, "data": redacted_data},
-        vendor_type=vendor_type,
-        details=drop_empty(details),
-    )]
+    return [
+        InboundEvent(
+            type=EVENT_TYPES.get(vendor_type, EventType.UNKNOWN),
+            external_id=event_id,
+            occurred_at=occurred_at,
+            subject_id=data.get("id") or subject.get("id"),
+            raw={**event, "data": redacted_data},
+            vendor_type=vendor_type,
+            details=drop_empty(details),
+        )
+    ]
+
+
+# --- Mux Video API ----------------------------------------------------------------------------
+# Docs: https://docs.mux.com/api-reference (authentication: an access token id and secret as
+# HTTP Basic user and password), https://docs.mux.com/api-reference#video/operation/list-live-streams .
+# The published description is tests/sandboxes/specs/mux-video.json (2021-08, see its SOURCES.md
+# entry). Error bodies are `{"error": {"type": ..., "messages": [...]}}`. A live stream in any
+# answer carries its `stream_key`, which lets anyone broadcast on it: nothing here logs or
+# returns a live stream's body as a whole.
+
+
+@dataclass(frozen=True)
+class Config:
+    token_id: str  # the access token id (HTTP Basic user)
+    token_secret: str  # the access token secret (HTTP Basic password)
+    base_url: str = field(default_factory=lambda: provider_base_url("mux", "https://api.mux.com"))
+    timeout_seconds: float = 10.0
+
+
+class MuxVideoClient:
+    """The Mux Video API for one access token, on one pooled ProviderHttpClient."""
+
+    def __init__(self, config: Config) -> None:
+        self._http = ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds,
+                                        auth=(config.token_id, config.token_secret),
+                                        default_headers={"Accept": "application/json"})
+
+    def list_live_streams(self, *, limit: int = 25, page: int = 1) -> list[dict]:
+        response = self._http.request("GET", "/video/v1/live-streams", params={"limit": limit, "page": page})
+        data = self._data(response, "GET /video/v1/live-streams")
+        if not isinstance(data, list):
+            raise ProviderUnavailable("Mux answered GET /video/v1/live-streams without a list", provider=key,
+                                      code="malformed_response")
+        return [stream for stream in data if isinstance(stream, dict)]
+
+    @staticmethod
+    def _data(response, where: str):
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or "data" not in body:
+            raise ProviderUnavailable(f"Mux answered {where} without a data member", provider=key,
+                                      code="malformed_response")
+        return body["data"]
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> MuxVideoClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def validate(config: Config) -> ValidationResult:
+    """Lists one live stream: cheap, authenticated, and proves the token may use Mux Video."""
+    with MuxVideoClient(config) as client:
+        streams = client.list_live_streams(limit=1)
+    found = "has live streams" if streams else "has no live streams yet"
+    return ValidationResult(message=f"authenticated with Mux Video; the environment {found}",
+                            details={"live_streams_seen": len(streams)})

@@ -11,6 +11,7 @@ and https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event
   routing suffixes; `subject_id` is the part before the first dot so it matches what the
   send stored. The full value stays in `details["sg_message_id"]`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -69,15 +70,24 @@ def _public_key(public_key_b64: str) -> ec.EllipticCurvePublicKey:
     try:
         key_object = load_der_public_key(base64.b64decode(public_key_b64, validate=True))
     except (binascii.Error, ValueError, UnsupportedAlgorithm):
-        raise VerificationNotConfigured("the SendGrid verification key is not a base64 DER "
-                                        "public key") from None
-    if not isinstance(key_object, ec.EllipticCurvePublicKey) or key_object.curve.name != "secp256r1":
+        raise VerificationNotConfigured(
+            "the SendGrid verification key is not a base64 DER public key"
+        ) from None
+    if (
+        not isinstance(key_object, ec.EllipticCurvePublicKey)
+        or key_object.curve.name != "secp256r1"
+    ):
         raise VerificationNotConfigured("the SendGrid verification key is not a P-256 key")
     return key_object
 
 
-def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float | None = None,
-           tolerance_seconds: int = 300) -> None:
+def verify(
+    request: InboundRequest,
+    secrets: VerificationSecrets,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+) -> None:
     signature_b64 = request.headers.get(SIGNATURE_HEADER, "")
     if not signature_b64 or len(signature_b64) > _MAX_SIGNATURE_CHARS:
         raise SignatureInvalid(f"{SIGNATURE_HEADER} header is missing or oversized")
@@ -90,8 +100,9 @@ def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float 
     public_key = _public_key(require_secret(secrets.public_key, "SendGrid verification key"))
     check_freshness(timestamp, now=now, tolerance_seconds=tolerance_seconds)
     try:
-        public_key.verify(signature, timestamp_text.encode() + request.body,
-                          ec.ECDSA(hashes.SHA256()))
+        public_key.verify(
+            signature, timestamp_text.encode() + request.body, ec.ECDSA(hashes.SHA256())
+        )
     except InvalidSignature:
         raise SignatureInvalid("the SendGrid signature does not match the body") from None
 
@@ -133,7 +144,8 @@ def _event(item: object, position: int) -> InboundEvent:
         details["bounce_classification"] = item.get("bounce_classification")
     # Every current event carries sg_event_id; the digest only covers legacy deliveries.
     external_id = optional_str(item, "sg_event_id") or stable_event_id(
-        "sendgrid", vendor_type, message_id, item.get("email"), item.get("timestamp"))
+        "sendgrid", vendor_type, message_id, item.get("email"), item.get("timestamp")
+    )
     return InboundEvent(
         type=event_type,
         external_id=external_id,

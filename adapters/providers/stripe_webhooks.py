@@ -11,6 +11,7 @@ tests/sandboxes/specs/stripe.json `#/components/schemas/event`.
   ISO `created` and a `related_object` instead of `data.object`, and parse as UNKNOWN
   unless their type is mapped.
 """
+
 from __future__ import annotations
 
 from adapters.inbound import (
@@ -41,12 +42,22 @@ EVENT_TYPES: dict[str, EventType] = {
 }
 
 
-def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float | None = None,
-           tolerance_seconds: int = 300) -> None:
+def verify(
+    request: InboundRequest,
+    secrets: VerificationSecrets,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+) -> None:
     secret = require_secret(secrets.signing_key, "Stripe endpoint signing secret")
-    verify_timestamped_hmac(body=request.body, header_value=request.headers.get(SIGNATURE_HEADER),
-                            header=SIGNATURE_HEADER, secret=secret, now=now,
-                            tolerance_seconds=tolerance_seconds)
+    verify_timestamped_hmac(
+        body=request.body,
+        header_value=request.headers.get(SIGNATURE_HEADER),
+        header=SIGNATURE_HEADER,
+        secret=secret,
+        now=now,
+        tolerance_seconds=tolerance_seconds,
+    )
 
 
 def handshake(request: InboundRequest, secrets: VerificationSecrets) -> None:
@@ -59,8 +70,11 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
     event_id = require(event, "id")
     vendor_type = require(event, "type")
     created = event.get("created")
-    occurred_at = (from_iso8601(created, name="created") if isinstance(created, str)
-                   else from_unix(created, name="created"))
+    occurred_at = (
+        from_iso8601(created, name="created")
+        if isinstance(created, str)
+        else from_unix(created, name="created")
+    )
     data = event.get("data")
     subject = data.get("object") if isinstance(data, dict) else None
     if subject is not None and not isinstance(subject, dict):
@@ -68,15 +82,17 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
     subject = subject or {}
     related = nested(event, "related_object")
     event_type = EVENT_TYPES.get(vendor_type, EventType.UNKNOWN)
-    return [InboundEvent(
-        type=event_type,
-        external_id=event_id,
-        occurred_at=occurred_at,
-        subject_id=_subject_id(event_type, subject) or related.get("id"),
-        raw=event,
-        vendor_type=vendor_type,
-        details=_details(event_type, subject, event),
-    )]
+    return [
+        InboundEvent(
+            type=event_type,
+            external_id=event_id,
+            occurred_at=occurred_at,
+            subject_id=_subject_id(event_type, subject) or related.get("id"),
+            raw=event,
+            vendor_type=vendor_type,
+            details=_details(event_type, subject, event),
+        )
+    ]
 
 
 def _subject_id(event_type: EventType, subject: dict) -> str | None:
@@ -87,15 +103,25 @@ def _subject_id(event_type: EventType, subject: dict) -> str | None:
 
 
 def _details(event_type: EventType, subject: dict, event: dict) -> dict:
-    details: dict = {"livemode": event.get("livemode"), "account": event.get("account"),
-                     "amount": subject.get("amount"), "currency": subject.get("currency")}
+    details: dict = {
+        "livemode": event.get("livemode"),
+        "account": event.get("account"),
+        "amount": subject.get("amount"),
+        "currency": subject.get("currency"),
+    }
     if event_type is EventType.PAYMENT_FAILED:
         error = nested(subject, "last_payment_error")
-        details.update(error_code=error.get("code"), decline_code=error.get("decline_code"),
-                       error_message=error.get("message"))
+        details.update(
+            error_code=error.get("code"),
+            decline_code=error.get("decline_code"),
+            error_message=error.get("message"),
+        )
     elif event_type is EventType.PAYMENT_CANCELED:
         details["cancellation_reason"] = subject.get("cancellation_reason")
     elif event_type is EventType.REFUNDED:
-        details.update(charge_id=subject.get("id"), amount_refunded=subject.get("amount_refunded"),
-                       fully_refunded=subject.get("refunded"))
+        details.update(
+            charge_id=subject.get("id"),
+            amount_refunded=subject.get("amount_refunded"),
+            fully_refunded=subject.get("refunded"),
+        )
     return drop_empty(details)

@@ -17,6 +17,7 @@ https://www.twilio.com/docs/messaging/guides/track-outbound-message-status
   time; `external_id` is `"{MessageSid}:{MessageStatus}"` (one callback per transition) and
   `occurred_at` is the receipt time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -84,8 +85,9 @@ def _signed_params(pairs: list[tuple[str, str]]) -> str:
     values_by_name: dict[str, set[str]] = {}
     for name, value in pairs:
         values_by_name.setdefault(name, set()).add(value)
-    return "".join(name + value for name in sorted(values_by_name)
-                   for value in sorted(values_by_name[name]))
+    return "".join(
+        name + value for name in sorted(values_by_name) for value in sorted(values_by_name[name])
+    )
 
 
 def _digest_function(settings_header: str | None):
@@ -101,8 +103,13 @@ def _digest_function(settings_header: str | None):
     raise SignatureInvalid(f"unsupported Twilio signature algorithm '{algorithm}'")
 
 
-def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float | None = None,
-           tolerance_seconds: int = 300) -> None:
+def verify(
+    request: InboundRequest,
+    secrets: VerificationSecrets,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+) -> None:
     """`now` and `tolerance_seconds` are accepted for a uniform interface; Twilio signs no time."""
     given = request.headers.get(SIGNATURE_HEADER, "").strip()
     if not given or len(given) > _MAX_SIGNATURE_CHARS:
@@ -118,7 +125,9 @@ def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float 
         try:
             params = _signed_params(form_pairs(request.body))
         except MalformedPayload:
-            raise SignatureInvalid("the body is not form-encoded, so it cannot be checked") from None
+            raise SignatureInvalid(
+                "the body is not form-encoded, so it cannot be checked"
+            ) from None
     candidates = [digest(auth_token, (url + params).encode()) for url in _url_variants(request.url)]
     if not matches_any(given, candidates):
         raise SignatureInvalid(f"{SIGNATURE_HEADER} does not match the URL and parameters")
@@ -131,8 +140,11 @@ def handshake(request: InboundRequest, secrets: VerificationSecrets) -> None:
 
 def parse(request: InboundRequest) -> list[InboundEvent]:
     params = form_body(request)
-    message_sid = require(params, "MessageSid", where="callback") if "MessageSid" in params \
+    message_sid = (
+        require(params, "MessageSid", where="callback")
+        if "MessageSid" in params
         else require(params, "SmsSid", where="callback")
+    )
     # MessageStatus is the current name; SmsStatus the legacy alias that inbound SMS still use.
     status = params.get("MessageStatus") or params.get("SmsStatus")
     if not status:
@@ -148,13 +160,14 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
     }
     if event_type is EventType.INBOUND_MESSAGE:
         details.update(text=params.get("Body"), num_media=params.get("NumMedia"))
-    return [InboundEvent(
-        type=event_type,
-        external_id=f"{message_sid}:{status}",
-        occurred_at=received_now(),
-        subject_id=message_sid,
-        raw=params,
-        vendor_type=status,
-        details=drop_empty(details),
-    )]
-
+    return [
+        InboundEvent(
+            type=event_type,
+            external_id=f"{message_sid}:{status}",
+            occurred_at=received_now(),
+            subject_id=message_sid,
+            raw=params,
+            vendor_type=status,
+            details=drop_empty(details),
+        )
+    ]

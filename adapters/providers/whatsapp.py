@@ -13,6 +13,7 @@ payload schema: tests/sandboxes/specs/whatsapp-cloud.json `WebhookPayload`, `Ent
   inbound messages on `messages[].id`. Other change fields (group updates) become UNKNOWN
   events identified by a digest.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,15 +51,20 @@ STATUS_TYPES: dict[str, EventType] = {
 EVENT_TYPES: dict[str, EventType] = {**STATUS_TYPES, _INBOUND: EventType.INBOUND_MESSAGE}
 
 
-def handshake(request: InboundRequest,
-              secrets: VerificationSecrets) -> tuple[int, dict, bytes] | None:
+def handshake(
+    request: InboundRequest, secrets: VerificationSecrets
+) -> tuple[int, dict, bytes] | None:
     if request.method.upper() != "GET" or "hub.mode" not in request.query:
         return None
     plain = {"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"}
     expected = secrets.verify_token
     given = request.query.get("hub.verify_token", "")
-    if (request.query.get("hub.mode") != "subscribe" or not expected or not given
-            or not constant_time_equals(expected, given)):
+    if (
+        request.query.get("hub.mode") != "subscribe"
+        or not expected
+        or not given
+        or not constant_time_equals(expected, given)
+    ):
         return 403, plain, b""
     challenge = request.query.get("hub.challenge", "")
     if not _CHALLENGE.fullmatch(challenge):
@@ -66,12 +72,22 @@ def handshake(request: InboundRequest,
     return 200, plain, challenge.encode()
 
 
-def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float | None = None,
-           tolerance_seconds: int = 300) -> None:
+def verify(
+    request: InboundRequest,
+    secrets: VerificationSecrets,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+) -> None:
     """`now`/`tolerance_seconds` are accepted for a uniform interface; Meta signs no time."""
     app_secret = require_secret(secrets.signing_key, "Meta App Secret")
-    verify_prefixed_hmac(body=request.body, header_value=request.headers.get(SIGNATURE_HEADER),
-                         header=SIGNATURE_HEADER, secret=app_secret, algorithm="sha256")
+    verify_prefixed_hmac(
+        body=request.body,
+        header_value=request.headers.get(SIGNATURE_HEADER),
+        header=SIGNATURE_HEADER,
+        secret=app_secret,
+        algorithm="sha256",
+    )
 
 
 def parse(request: InboundRequest) -> list[InboundEvent]:
@@ -91,23 +107,36 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
 def _change_events(account_id: object, change: dict) -> list[InboundEvent]:
     value = change["value"]
     metadata = nested(value, "metadata")
-    context = {"business_account_id": account_id,
-               "phone_number_id": metadata.get("phone_number_id"),
-               "display_phone_number": metadata.get("display_phone_number")}
+    context = {
+        "business_account_id": account_id,
+        "phone_number_id": metadata.get("phone_number_id"),
+        "display_phone_number": metadata.get("display_phone_number"),
+    }
     statuses = value.get("statuses") or []
     messages = value.get("messages") or []
     if not isinstance(statuses, list) or not isinstance(messages, list):
         raise MalformedPayload("'statuses' and 'messages' must be lists")
     if change.get("field") != "messages" or not (statuses or messages):
         vendor_type = str(change.get("field") or "unknown")
-        return [InboundEvent(type=EventType.UNKNOWN,
-                             external_id=stable_event_id("whatsapp", account_id, change),
-                             occurred_at=received_now(), subject_id=None, raw=change,
-                             vendor_type=vendor_type, details=drop_empty(context))]
-    profiles = {contact.get("wa_id"): nested(contact, "profile").get("name")
-                for contact in value.get("contacts") or [] if isinstance(contact, dict)}
-    return ([_status_event(status, context) for status in statuses]
-            + [_message_event(message, context, profiles) for message in messages])
+        return [
+            InboundEvent(
+                type=EventType.UNKNOWN,
+                external_id=stable_event_id("whatsapp", account_id, change),
+                occurred_at=received_now(),
+                subject_id=None,
+                raw=change,
+                vendor_type=vendor_type,
+                details=drop_empty(context),
+            )
+        ]
+    profiles = {
+        contact.get("wa_id"): nested(contact, "profile").get("name")
+        for contact in value.get("contacts") or []
+        if isinstance(contact, dict)
+    }
+    return [_status_event(status, context) for status in statuses] + [
+        _message_event(message, context, profiles) for message in messages
+    ]
 
 
 def _status_event(status: object, context: dict) -> InboundEvent:

@@ -11,6 +11,7 @@ and the partner request signer it describes.
 - Events carry no id; `external_id` is a digest of the whole event (see
   `generic.partner_event`), so a retried delivery maps to the same id.
 """
+
 from __future__ import annotations
 
 from adapters.inbound import (
@@ -39,8 +40,13 @@ _MILLISECONDS_ABOVE = 10**11  # 10^11 s is the year 5138; 10^11 ms is 1973
 _HEX_SHA256_LENGTH = 64
 
 
-def verify(request: InboundRequest, secrets: VerificationSecrets, *, now: float | None = None,
-           tolerance_seconds: int = 300) -> None:
+def verify(
+    request: InboundRequest,
+    secrets: VerificationSecrets,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+) -> None:
     given = request.headers.get(SIGNATURE_HEADER, "").strip().lower()
     if len(given) != _HEX_SHA256_LENGTH:
         raise SignatureInvalid(f"{SIGNATURE_HEADER} header is missing or not a SHA-256 hex digest")

@@ -7,6 +7,7 @@ tests/fixtures/providers/<key>/ parses into well-formed events, that every vendo
 parser maps has a fixture, that unknown vendor types become UNKNOWN, that the byte-exact
 `.raw` fixture verifies, and that fixtures carry no real contact data.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,9 +64,14 @@ def load_fixtures(directory: str) -> list[Fixture]:
 
 def raw_fixtures(directory: str) -> list[tuple[str, bytes, dict[str, str]]]:
     folder = FIXTURES_ROOT / directory
-    return [(path.stem, path.read_bytes(),
-             json.loads(path.with_name(path.stem + ".headers.json").read_text()))
-            for path in sorted(folder.glob("*.raw"))]
+    return [
+        (
+            path.stem,
+            path.read_bytes(),
+            json.loads(path.with_name(path.stem + ".headers.json").read_text()),
+        )
+        for path in sorted(folder.glob("*.raw"))
+    ]
 
 
 class WebhookContract:
@@ -73,7 +79,9 @@ class WebhookContract:
 
     provider: ClassVar[Any]
     fixture_dir: ClassVar[str] = ""  # defaults to provider.key
-    url: ClassVar[str] = "https://hub.example.com/webhooks/{key}/6d1f0c8e-3b7a-4f53-9c8e-2f0a4b1d9e77/"
+    url: ClassVar[str] = (
+        "https://hub.example.com/webhooks/{key}/6d1f0c8e-3b7a-4f53-9c8e-2f0a4b1d9e77/"
+    )
     form_encoded: ClassVar[bool] = False
     has_timestamp: ClassVar[bool] = True
     detects_tampering: ClassVar[bool] = True  # False only where nothing is signed (46elks)
@@ -93,13 +101,21 @@ class WebhookContract:
         """The test secret the byte-exact .raw fixture was signed with."""
         return self.secrets()
 
-    def sign(self, body: bytes, secrets: VerificationSecrets, timestamp: int,
-             extra_headers: dict[str, str]) -> InboundRequest:
+    def sign(
+        self,
+        body: bytes,
+        secrets: VerificationSecrets,
+        timestamp: int,
+        extra_headers: dict[str, str],
+    ) -> InboundRequest:
         raise NotImplementedError
 
     def strip_signature(self, request: InboundRequest) -> InboundRequest:
-        headers = {name: value for name, value in request.headers.items()
-                   if name.lower() not in {h.lower() for h in self.signature_headers}}
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() not in {h.lower() for h in self.signature_headers}
+        }
         return replace(request, headers=headers)
 
     def tamper(self, request: InboundRequest) -> InboundRequest:
@@ -131,23 +147,38 @@ class WebhookContract:
             return urlencode(payload).encode()
         return json.dumps(payload).encode()
 
-    def request_for(self, body: bytes, headers: dict[str, str] | None = None, *,
-                    url: str | None = None, method: str = "POST") -> InboundRequest:
-        content_type = ("application/x-www-form-urlencoded" if self.form_encoded
-                        else "application/json")
-        return InboundRequest(method=method, url=url or self.endpoint_url(),
-                              headers={"Content-Type": content_type, **(headers or {})},
-                              body=body, remote_addr="203.0.113.10")
+    def request_for(
+        self,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        *,
+        url: str | None = None,
+        method: str = "POST",
+    ) -> InboundRequest:
+        content_type = (
+            "application/x-www-form-urlencoded" if self.form_encoded else "application/json"
+        )
+        return InboundRequest(
+            method=method,
+            url=url or self.endpoint_url(),
+            headers={"Content-Type": content_type, **(headers or {})},
+            body=body,
+            remote_addr="203.0.113.10",
+        )
 
-    def signed(self, fixture: Fixture, *, secrets: VerificationSecrets | None = None,
-               timestamp: int = NOW) -> InboundRequest:
-        return self.sign(self.encode(fixture.payload), secrets or self.secrets(), timestamp,
-                         fixture.headers)
+    def signed(
+        self, fixture: Fixture, *, secrets: VerificationSecrets | None = None, timestamp: int = NOW
+    ) -> InboundRequest:
+        return self.sign(
+            self.encode(fixture.payload), secrets or self.secrets(), timestamp, fixture.headers
+        )
 
-    def verify(self, request: InboundRequest, secrets: VerificationSecrets | None = None,
-               now: int = NOW) -> None:
-        self.provider.verify(request, secrets or self.secrets(), now=now,
-                             tolerance_seconds=TOLERANCE)
+    def verify(
+        self, request: InboundRequest, secrets: VerificationSecrets | None = None, now: int = NOW
+    ) -> None:
+        self.provider.verify(
+            request, secrets or self.secrets(), now=now, tolerance_seconds=TOLERANCE
+        )
 
     # --- the contract --------------------------------------------------------------------------
     def test_provider_is_registered(self):
@@ -215,8 +246,11 @@ class WebhookContract:
                 assert isinstance(event.raw, dict) and isinstance(event.details, dict)
 
     def test_every_handled_vendor_type_has_a_fixture(self):
-        seen = {event.vendor_type for fixture in self.fixtures()
-                for event in self.provider.parse(self.signed(fixture))}
+        seen = {
+            event.vendor_type
+            for fixture in self.fixtures()
+            for event in self.provider.parse(self.signed(fixture))
+        }
         missing = set(self.provider.EVENT_TYPES) - seen
         assert not missing, f"vendor types without a fixture: {sorted(missing)}"
 
@@ -226,7 +260,8 @@ class WebhookContract:
         events = self.provider.parse(self.request_for(body, fixture.headers))
         assert events
         assert {(event.type, event.vendor_type) for event in events} == {
-            (EventType.UNKNOWN, UNKNOWN_VENDOR_TYPE)}
+            (EventType.UNKNOWN, UNKNOWN_VENDOR_TYPE)
+        }
 
     def test_malformed_bodies_raise_malformed_payload(self):
         for body in self.malformed_bodies():
@@ -250,8 +285,9 @@ class WebhookContract:
                 reserialised = json.dumps(json.loads(body)).encode()
                 assert reserialised != body
                 with pytest.raises(SignatureInvalid):
-                    self.verify(replace(request, body=reserialised), self.raw_secrets(),
-                                now=self.raw_now)
+                    self.verify(
+                        replace(request, body=reserialised), self.raw_secrets(), now=self.raw_now
+                    )
 
     def test_fixture_names_follow_the_convention(self):
         folder = FIXTURES_ROOT / (self.fixture_dir or self.key)
@@ -264,6 +300,9 @@ class WebhookContract:
             text = path.read_text(errors="replace")
             for match in _EMAIL.finditer(text):
                 domain = match.group(1).lower()
-                assert domain.endswith(_REDACTED_DOMAINS + _VENDOR_HOST_DOMAINS), (path.name, match[0])
+                assert domain.endswith(_REDACTED_DOMAINS + _VENDOR_HOST_DOMAINS), (
+                    path.name,
+                    match[0],
+                )
             for number in _PLUS_NUMBER.findall(text):
                 assert number.startswith("+4670"), (path.name, number)

@@ -1,5 +1,6 @@
 """Generic partners: Standard Webhooks (checked against the `standardwebhooks` reference
 package) and the legacy X-Hub-Signature HMAC-SHA1 option."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,9 +25,17 @@ OTHER_SECRET = "whsec_b3RoZXItc3RhbmRhcmQtd2ViaG9va3Mtc2VjcmV0LTMy"
 MSG_ID = "msg_2qH8fZk3Lp0RsT5vW7xY9aBcDe"
 
 
-def reference_headers(secret: str, timestamp: int, body: bytes, msg_id: str = MSG_ID) -> dict[str, str]:
-    signature = Webhook(secret).sign(msg_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode())
-    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
+def reference_headers(
+    secret: str, timestamp: int, body: bytes, msg_id: str = MSG_ID
+) -> dict[str, str]:
+    signature = Webhook(secret).sign(
+        msg_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode()
+    )
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature,
+    }
 
 
 class TestStandardWebhooks(WebhookContract):
@@ -41,7 +50,9 @@ class TestStandardWebhooks(WebhookContract):
         return VerificationSecrets(signing_key=OTHER_SECRET)
 
     def sign(self, body, secrets, timestamp, extra_headers) -> InboundRequest:
-        return self.request_for(body, {**extra_headers, **reference_headers(secrets.signing_key, timestamp, body)})
+        return self.request_for(
+            body, {**extra_headers, **reference_headers(secrets.signing_key, timestamp, body)}
+        )
 
     def with_vendor_type(self, payload, vendor_type):
         return {**payload, "type": vendor_type}
@@ -79,23 +90,38 @@ def _body():
 
 def test_our_outbound_signature_verifies_with_the_reference_package():
     body = _body()
-    headers = {"webhook-id": MSG_ID, "webhook-timestamp": str(NOW),
-               "webhook-signature": standard_webhooks_sign(SECRET, MSG_ID, NOW, body)}
+    headers = {
+        "webhook-id": MSG_ID,
+        "webhook-timestamp": str(NOW),
+        "webhook-signature": standard_webhooks_sign(SECRET, MSG_ID, NOW, body),
+    }
     assert headers["webhook-signature"] == reference_headers(SECRET, NOW, body)["webhook-signature"]
     # the reference verifier checks against its own clock, so sign "now" for it
     current = int(time.time())
-    fresh = {**headers, "webhook-timestamp": str(current),
-             "webhook-signature": standard_webhooks_sign(SECRET, MSG_ID, current, body)}
+    fresh = {
+        **headers,
+        "webhook-timestamp": str(current),
+        "webhook-signature": standard_webhooks_sign(SECRET, MSG_ID, current, body),
+    }
     assert Webhook(SECRET).verify(body, fresh) == load_fixtures("generic")[0].payload
 
 
 def test_any_of_several_space_separated_signatures_may_match():
     body = _body()
     headers = reference_headers(SECRET, NOW, body)
-    rotated = " ".join([standard_webhooks_sign(OTHER_SECRET, MSG_ID, NOW, body), "v2,bm90LW91cnM=",
-                        "garbage", headers["webhook-signature"]])
-    generic.verify(TestStandardWebhooks().request_for(body, {**headers, "webhook-signature": rotated}),
-                   VerificationSecrets(signing_key=SECRET), now=NOW)
+    rotated = " ".join(
+        [
+            standard_webhooks_sign(OTHER_SECRET, MSG_ID, NOW, body),
+            "v2,bm90LW91cnM=",
+            "garbage",
+            headers["webhook-signature"],
+        ]
+    )
+    generic.verify(
+        TestStandardWebhooks().request_for(body, {**headers, "webhook-signature": rotated}),
+        VerificationSecrets(signing_key=SECRET),
+        now=NOW,
+    )
 
 
 def test_ed25519_v1a_signatures_verify_with_the_public_key_only():
@@ -105,13 +131,22 @@ def test_ed25519_v1a_signatures_verify_with_the_public_key_only():
     assert signature.startswith("v1a,")
     headers = {"webhook-id": MSG_ID, "webhook-timestamp": str(NOW), "webhook-signature": signature}
     contract = TestStandardWebhooks()
-    generic.verify(contract.request_for(body, headers), VerificationSecrets(public_key=public_key), now=NOW)
+    generic.verify(
+        contract.request_for(body, headers), VerificationSecrets(public_key=public_key), now=NOW
+    )
     with pytest.raises(SignatureInvalid):
-        generic.verify(contract.request_for(body + b" ", headers), VerificationSecrets(public_key=public_key),
-                       now=NOW)
+        generic.verify(
+            contract.request_for(body + b" ", headers),
+            VerificationSecrets(public_key=public_key),
+            now=NOW,
+        )
     _, someone_elses = generate_standard_webhooks_ed25519_keypair()
     with pytest.raises(SignatureInvalid):
-        generic.verify(contract.request_for(body, headers), VerificationSecrets(public_key=someone_elses), now=NOW)
+        generic.verify(
+            contract.request_for(body, headers),
+            VerificationSecrets(public_key=someone_elses),
+            now=NOW,
+        )
 
 
 def test_the_message_id_is_signed_and_is_the_event_id():
@@ -120,8 +155,11 @@ def test_the_message_id_is_signed_and_is_the_event_id():
     [event] = generic.parse(request)
     assert event.external_id == MSG_ID
     with pytest.raises(SignatureInvalid):
-        generic.verify(contract.request_for(request.body, {**request.headers, "webhook-id": "msg_other"}),
-                       contract.secrets(), now=NOW)
+        generic.verify(
+            contract.request_for(request.body, {**request.headers, "webhook-id": "msg_other"}),
+            contract.secrets(),
+            now=NOW,
+        )
 
 
 def test_partner_events_are_normalised():
@@ -129,7 +167,10 @@ def test_partner_events_are_normalised():
     events = {f.name: generic.parse(contract.signed(f))[0] for f in load_fixtures("generic")}
     checkin = events["access.checkin__standard_webhooks"]
     assert (checkin.type, checkin.subject_id, checkin.details["court_id"]) == (
-        EventType.ACCESS_CHECKIN, "ses_1b3d5f7a9c2e", "court-03")
+        EventType.ACCESS_CHECKIN,
+        "ses_1b3d5f7a9c2e",
+        "court-03",
+    )
     assert checkin.occurred_at.isoformat() == "2026-01-01T17:58:03.214522+00:00"
     assert events["consumption.recorded__standard_webhooks"].type is EventType.CONSUMPTION_RECORDED
 
@@ -139,7 +180,11 @@ def test_legacy_sha1_requires_the_sha1_prefix():
     request = contract.signed(load_fixtures("generic")[0])
     bare = request.headers["X-Hub-Signature"].removeprefix("sha1=")
     with pytest.raises(SignatureInvalid):
-        generic.HubSha1.verify(contract.request_for(request.body, {"X-Hub-Signature": bare}), contract.secrets())
+        generic.HubSha1.verify(
+            contract.request_for(request.body, {"X-Hub-Signature": bare}), contract.secrets()
+        )
     with pytest.raises(SignatureInvalid):
-        generic.HubSha1.verify(contract.request_for(request.body, {"X-Hub-Signature": "sha256=" + bare}),
-                               contract.secrets())
+        generic.HubSha1.verify(
+            contract.request_for(request.body, {"X-Hub-Signature": "sha256=" + bare}),
+            contract.secrets(),
+        )

@@ -1,4 +1,5 @@
 """Mailgun: the contract, where the "signature" lives inside the JSON body."""
+
 from __future__ import annotations
 
 import hashlib
@@ -78,9 +79,16 @@ def test_parent_signature_from_the_primary_account_key_is_accepted():
     mailgun.verify(replace(request, body=json.dumps(payload).encode()), contract.secrets(), now=NOW)
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"signature": "x"}',
-                                  b'{"signature": {"timestamp": "1767225600", "token": "t"}}',
-                                  b'{"signature": {"timestamp": "soon", "token": "t", "signature": "ab"}}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"signature": "x"}',
+        b'{"signature": {"timestamp": "1767225600", "token": "t"}}',
+        b'{"signature": {"timestamp": "soon", "token": "t", "signature": "ab"}}',
+    ],
+)
 def test_bodies_without_a_usable_signature_block_are_refused(body):
     contract = TestMailgunWebhooks()
     with pytest.raises(SignatureInvalid):
@@ -90,7 +98,10 @@ def test_bodies_without_a_usable_signature_block_are_refused(body):
 def test_failures_split_by_severity_and_reason():
     permanent = _event("failed__permanent_bounce")
     assert (permanent.type, permanent.details["bounce_type"], permanent.details["code"]) == (
-        EventType.BOUNCED, "hard", 550)
+        EventType.BOUNCED,
+        "hard",
+        550,
+    )
     temporary = _event("failed__temporary")
     assert (temporary.type, temporary.details["bounce_type"]) == (EventType.DEFERRED, "soft")
     suppressed = _event("failed__suppressed_bounce")
@@ -105,5 +116,6 @@ def test_delivered_event_carries_the_bare_message_id_and_its_own_id():
     assert delivered.occurred_at.isoformat() == "2025-12-31T23:50:04.908181+00:00"
     assert delivered.details["recipient"] == "member@example.com"
     assert _event("clicked__schedule_link").details["url"] == (
-        "https://club.example.com/tournaments/2026-spring/schedule")
+        "https://club.example.com/tournaments/2026-spring/schedule"
+    )
     assert _event("complained__feedback_loop").type is EventType.SPAM_REPORT

@@ -1,4 +1,5 @@
 """Stripe: the contract, plus agreement with the official SDK's own verifier."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +20,9 @@ RAW_SIGNED_AT = 1767225013
 
 def stripe_header(body: bytes, secret: str, timestamp: int, *extra_v1: str) -> str:
     """How stripe-python's own tests build the header (tests/test_webhook.py::generate_header)."""
-    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    signature = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
+    ).hexdigest()
     return ",".join([f"t={timestamp}", *[f"v1={v}" for v in extra_v1], f"v1={signature}"])
 
 
@@ -53,8 +56,9 @@ def test_the_stripe_sdk_accepts_what_we_accept_and_rejects_what_we_reject():
     # given a header the SDK's verifier accepts at "now"
     event = stripe.Webhook.construct_event(body, header, SECRET, tolerance=10**10)
     # when we verify and parse the same bytes
-    stripe_webhooks.verify(contract.request_for(body, {"Stripe-Signature": header}),
-                           contract.secrets(), now=NOW)
+    stripe_webhooks.verify(
+        contract.request_for(body, {"Stripe-Signature": header}), contract.secrets(), now=NOW
+    )
     [parsed] = stripe_webhooks.parse(contract.request_for(body))
     # then both agree on the event
     assert (parsed.external_id, parsed.vendor_type) == (event.id, event.type)
@@ -62,8 +66,11 @@ def test_the_stripe_sdk_accepts_what_we_accept_and_rejects_what_we_reject():
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.WebhookSignature.verify_header(body + b" ", header, SECRET, tolerance=10**10)
     with pytest.raises(SignatureInvalid):
-        stripe_webhooks.verify(contract.request_for(body + b" ", {"Stripe-Signature": header}),
-                               contract.secrets(), now=NOW)
+        stripe_webhooks.verify(
+            contract.request_for(body + b" ", {"Stripe-Signature": header}),
+            contract.secrets(),
+            now=NOW,
+        )
 
 
 def test_any_v1_signature_matches_during_secret_rotation_and_v0_is_ignored():
@@ -72,8 +79,9 @@ def test_any_v1_signature_matches_during_secret_rotation_and_v0_is_ignored():
     old_secret_signature = stripe_header(body, OTHER_SECRET, NOW).split("v1=")[1]
     header = stripe_header(body, SECRET, NOW, old_secret_signature) + ",v0=deadbeef"
     stripe.WebhookSignature.verify_header(body, header, SECRET, tolerance=10**10)
-    stripe_webhooks.verify(contract.request_for(body, {"stripe-signature": header}),
-                           contract.secrets(), now=NOW)
+    stripe_webhooks.verify(
+        contract.request_for(body, {"stripe-signature": header}), contract.secrets(), now=NOW
+    )
 
 
 @pytest.mark.parametrize("header", ["t=1767225600", "v1=abc", "t=soon,v1=abc", "garbage", ""])
@@ -88,30 +96,41 @@ def test_payment_events_are_normalised():
     contract = TestStripeWebhooks()
 
     def parse(name):
-        [event] = stripe_webhooks.parse(contract.request_for(contract.encode(_fixture(name).payload)))
+        [event] = stripe_webhooks.parse(
+            contract.request_for(contract.encode(_fixture(name).payload))
+        )
         return event
 
     succeeded = parse("payment_intent.succeeded__card")
-    assert (succeeded.type, succeeded.subject_id) == (EventType.PAYMENT_SUCCEEDED,
-                                                      "pi_3QfK2nLkdIwHu7ix1R4vT8sA")
+    assert (succeeded.type, succeeded.subject_id) == (
+        EventType.PAYMENT_SUCCEEDED,
+        "pi_3QfK2nLkdIwHu7ix1R4vT8sA",
+    )
     assert succeeded.occurred_at.isoformat() == "2025-12-31T23:50:12+00:00"
     assert succeeded.details == {"livemode": False, "amount": 45000, "currency": "sek"}
     failed = parse("payment_intent.payment_failed__card_declined")
     assert failed.type is EventType.PAYMENT_FAILED
     assert (failed.details["error_code"], failed.details["decline_code"]) == (
-        "card_declined", "insufficient_funds")
+        "card_declined",
+        "insufficient_funds",
+    )
     canceled = parse("payment_intent.canceled__abandoned")
     assert canceled.details["cancellation_reason"] == "abandoned"
     refunded = parse("charge.refunded__full")
-    assert (refunded.type, refunded.subject_id) == (EventType.REFUNDED, "pi_3QfK2nLkdIwHu7ix1R4vT8sA")
+    assert (refunded.type, refunded.subject_id) == (
+        EventType.REFUNDED,
+        "pi_3QfK2nLkdIwHu7ix1R4vT8sA",
+    )
     assert refunded.details["charge_id"] == "ch_3QfK2nLkdIwHu7ix1lX0pQ2m"
     assert refunded.details["amount_refunded"] == 45000
 
 
 def test_thin_v2_event_notification_parses_with_its_iso_time_and_related_object():
     contract = TestStripeWebhooks()
-    body = (b'{"id":"evt_test_65R9Ijk8Ls","object":"v2.core.event","type":"v1.billing.meter.error_report_triggered",'
-            b'"created":"2026-01-01T00:00:00.000Z","related_object":{"id":"mtr_test_61R9","type":"billing.meter"}}')
+    body = (
+        b'{"id":"evt_test_65R9Ijk8Ls","object":"v2.core.event","type":"v1.billing.meter.error_report_triggered",'
+        b'"created":"2026-01-01T00:00:00.000Z","related_object":{"id":"mtr_test_61R9","type":"billing.meter"}}'
+    )
     [event] = stripe_webhooks.parse(contract.request_for(body))
     assert (event.type, event.subject_id) == (EventType.UNKNOWN, "mtr_test_61R9")
     assert event.occurred_at.isoformat() == "2026-01-01T00:00:00+00:00"
@@ -122,5 +141,6 @@ def test_the_timestamp_in_the_header_is_part_of_what_is_signed():
     request = contract.signed(_fixture("payment_intent.succeeded__card"))
     moved = request.headers["Stripe-Signature"].replace(f"t={NOW}", f"t={NOW - 1}")
     with pytest.raises(SignatureInvalid):
-        stripe_webhooks.verify(replace(request, headers={"Stripe-Signature": moved}),
-                               contract.secrets(), now=NOW)
+        stripe_webhooks.verify(
+            replace(request, headers={"Stripe-Signature": moved}), contract.secrets(), now=NOW
+        )
