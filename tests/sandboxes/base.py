@@ -53,6 +53,9 @@ class SandboxRequest:
     violations: list[SpecViolation] = field(default_factory=list)
     status: int | None = None  # what the sandbox answered, set once it has
 
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
     @property
     def query(self) -> dict[str, list[str]]:
         return parse_qs(self.query_string, keep_blank_values=True)
@@ -90,7 +93,10 @@ class _Route:
         self.method = method.upper()
         self.template = template
         self.handler = handler
-        pattern = re.sub(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}", lambda m: f"(?P<{m.group(1).replace('-', '_')}>[^/]+)", template)
+        def placeholder(match: re.Match) -> str:
+            return f"(?P<{match.group(1).replace('-', '_')}>[^/]+)"
+
+        pattern = re.sub(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}", placeholder, template)
         self.regex = re.compile(f"^{pattern}$")
 
 
@@ -126,6 +132,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so a benchmark is not measuring TCP handshakes
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the client's
+    # delayed ACK and every keep-alive response takes ~40 ms.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def handle_one_request(self):
@@ -191,8 +200,11 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         self._http = _HTTPServer((self.host, self.port), _RequestHandler, self)
         self.port = self._http.server_address[1]  # keep the ephemeral port for come_back()
-        # A short poll interval makes stop() and go_down() take milliseconds rather than half a second.
-        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, name=f"{type(self).__name__}:{self.port}", daemon=True)
+        # A short poll interval makes stop() and go_down() take milliseconds, not half a second.
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.02},
+            name=f"{type(self).__name__}:{self.port}", daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -258,21 +270,24 @@ class SandboxServer:
             return list(self._violations)
 
     def take_violations(self) -> list[str]:
-        """Return and forget the recorded violations: for tests that send bad requests on purpose."""
+        """Return and forget the violations, for tests that send bad requests on purpose."""
         with self._lock:
             taken, self._violations = self._violations, []
             return taken
 
     # fault injection ------------------------------------------------------------------------
 
-    def fail_next(self, n: int = 1, status: int = 503, body: Any = None, headers: Mapping[str, str] | None = None) -> None:
+    def fail_next(
+        self, n: int = 1, status: int = 503, body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         """The next `n` requests get `status` (body defaults to the provider's error shape)."""
         headers = {"Retry-After": "1"} if headers is None else dict(headers)
         with self._lock:
             for _ in range(n):
                 if body is None:
-                    fault_status, fault_headers, fault_body = self.error_response(status, "Injected failure from the sandbox.")
-                    self._faults.append((fault_status, {**fault_headers, **headers}, fault_body))
+                    _, shaped_headers, shaped_body = self.error_response(status, "Injected fault.")
+                    self._faults.append((status, {**shaped_headers, **headers}, shaped_body))
                 else:
                     self._faults.append((status, headers, body))
 
@@ -312,7 +327,8 @@ class SandboxServer:
         split = urlsplit(http.path)
         body = http.read_body()
         if body is None:
-            self._send(http, self.error_response(413, f"Request bodies are limited to {MAX_BODY_BYTES} bytes."))
+            message = f"Request bodies are limited to {MAX_BODY_BYTES} bytes."
+            self._send(http, self.error_response(413, message))
             http.close_connection = True
             return
         request = SandboxRequest(
@@ -342,7 +358,7 @@ class SandboxServer:
         with self._lock:
             self._request_count += 1
             self._requests.append(request)
-            self._violations.extend(f"{request.method} {request.path}: {violation}" for violation in request.violations)
+            self._violations.extend(f"{request}: {violation}" for violation in request.violations)
             delay_seconds = self._delay_seconds
             fault = self._faults.popleft() if self._faults else None
             down = self._down_with_503
@@ -372,7 +388,7 @@ class SandboxServer:
                     return route.handler(request)
                 except Exception as error:  # a sandbox bug must fail the test, not hang the client
                     with self._lock:
-                        self._violations.append(f"{request.method} {request.path}: the sandbox crashed: {error!r}")
+                        self._violations.append(f"{request}: the sandbox crashed: {error!r}")
                     return self.error_response(500, "The sandbox failed to handle this request.")
         if path_matched:
             return self.error_response(405, f"{request.method} is not allowed on {request.path}.")
@@ -382,14 +398,15 @@ class SandboxServer:
         # The description allows it but this sandbox does not play it: the test is relying on
         # behaviour nobody checked, so it is recorded as a violation and fails the test.
         with self._lock:
-            self._violations.append(f"{request.method} {request.path}: the sandbox has no route for it")
+            self._violations.append(f"{request}: the sandbox has no route for it")
         return self.error_response(404, message)
 
     def _control(self, request: SandboxRequest) -> Response:
         command = request.path.removeprefix(CONTROL_PREFIX).strip("/")
         options = request.parsed_body if isinstance(request.parsed_body, dict) else {}
         if command == "state" and request.method == "GET":
-            return 200, {}, {"request_count": self.request_count, "violations": self.violations, **self.control_state()}
+            counters = {"request_count": self.request_count, "violations": self.violations}
+            return 200, {}, {**counters, **self.control_state()}
         if command == "reset" and request.method == "POST":
             self.reset()
             return 200, {}, {"reset": True}
@@ -428,16 +445,21 @@ class SandboxServer:
             http.close_connection = True
 
 
-def run_from_command_line(factory: Callable[..., SandboxServer], argv: list[str] | None = None) -> None:
+def run_from_command_line(
+    factory: Callable[..., SandboxServer], argv: list[str] | None = None
+) -> None:
     """`python -m tests.sandboxes.<provider> --port N`: serve until SIGTERM or Ctrl-C."""
     parser = argparse.ArgumentParser(description=f"Run {factory.__name__} on loopback.")
     parser.add_argument("--host", default="127.0.0.1", help="loopback only; default 127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--max-recorded", type=int, default=1000, help="requests kept for /__sandbox/state")
+    parser.add_argument("--max-recorded", type=int, default=1000, help="requests kept in memory")
     arguments = parser.parse_args(argv)
     if not arguments.host.startswith("127.") and arguments.host not in ("localhost", "::1"):
         parser.error("sandboxes listen on loopback only")
-    sandbox = factory(host=arguments.host, port=arguments.port, max_recorded=arguments.max_recorded, control_endpoints=True)
+    sandbox = factory(
+        host=arguments.host, port=arguments.port, max_recorded=arguments.max_recorded,
+        control_endpoints=True,
+    )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())

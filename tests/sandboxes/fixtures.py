@@ -1,4 +1,4 @@
-"""pytest fixtures for sandbox servers, loaded for every test by `pytest_plugins` in tests/conftest.py.
+"""pytest fixtures for sandbox servers, loaded by `pytest_plugins` in tests/conftest.py.
 
 Each sandbox is started for one test and stopped after it. At teardown the test fails if any
 sandbox recorded a spec violation (a request the real provider would have refused, a route the
@@ -17,9 +17,14 @@ from tests.sandboxes.stripe import StripeSandbox
 
 
 def _fail_on_violations(sandboxes: list[SandboxServer]) -> None:
-    lines = [f"{type(sandbox).__name__} at {sandbox.url}: {violation}" for sandbox in sandboxes for violation in sandbox.violations]
+    lines = [
+        f"{type(sandbox).__name__} at {sandbox.url}: {violation}"
+        for sandbox in sandboxes
+        for violation in sandbox.violations
+    ]
     if lines:
-        pytest.fail("requests broke the provider's published description:\n  " + "\n  ".join(lines), pytrace=False)
+        summary = "requests broke the provider's published description:\n  " + "\n  ".join(lines)
+        pytest.fail(summary, pytrace=False)
 
 
 @pytest.fixture

@@ -67,7 +67,10 @@ def _none_if_nullable(check):
 # honours it beside `type`, so None would fail the branches. Let `nullable` cover them too.
 _OAS30NullableValidator = extend(
     OAS30Validator,
-    {keyword: _none_if_nullable(OAS30Validator.VALIDATORS[keyword]) for keyword in ("anyOf", "oneOf", "allOf", "enum")},
+    {
+        keyword: _none_if_nullable(OAS30Validator.VALIDATORS[keyword])
+        for keyword in ("anyOf", "oneOf", "allOf", "enum")
+    },
 )
 
 
@@ -86,6 +89,16 @@ class SpecViolation:
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
+
+    @classmethod
+    def unknown(cls, path: list) -> SpecViolation:
+        name = bracket_name(path)
+        return cls("unknown_parameter", f"Received unknown parameter: {name}", name)
+
+    @classmethod
+    def missing(cls, path: list) -> SpecViolation:
+        name = bracket_name(path)
+        return cls("missing_parameter", f"Missing required param: {name}.", name)
 
 
 def decode_bracket_form(encoded: bytes | str) -> dict[str, Any]:
@@ -155,9 +168,9 @@ class SpecValidator:
         )
         self._core_validators = [cls(self._openapi.spec) for cls in validator_classes]
         self._schema_validator_class = OAS31Validator if self.is_oas31 else _OAS30NullableValidator
+        dialect = DRAFT202012 if self.is_oas31 else DRAFT4
         self._registry = Registry().with_resource(
-            _SPEC_URI,
-            Resource.from_contents(spec, default_specification=DRAFT202012 if self.is_oas31 else DRAFT4),
+            _SPEC_URI, Resource.from_contents(spec, default_specification=dialect)
         )
         self._schema_validators: dict[int, Any] = {}
         server_url = (spec.get("servers") or [{"url": "https://provider.invalid/"}])[0]["url"]
@@ -181,7 +194,8 @@ class SpecValidator:
         try:
             found = self._path_finder.find(method.lower(), self.host_url + path)
         except PathError as error:
-            return [SpecViolation("unknown_operation", f"{method.upper()} {path} is not in the description: {error}")]
+            message = f"{method.upper()} {path} is not in the description: {error}"
+            return [SpecViolation("unknown_operation", message)]
         operation = found.operation.read_value()
         path_item = found.path.read_value()
         if self._needs_bracket_decoding(operation, path_item):
@@ -196,11 +210,14 @@ class SpecValidator:
     def object_violations(self, component: str, value: Any) -> list[SpecViolation]:
         """Check an object the sandbox sends (a response or webhook payload) against
         `#/components/schemas/<component>`, so sandboxes stay shaped like the provider."""
-        return self._schema_violations(value, self.spec["components"]["schemas"][component], prefix=[])
+        schema = self.spec["components"]["schemas"][component]
+        return self._schema_violations(value, schema, prefix=[])
 
     # openapi-core route ---------------------------------------------------------------------
 
-    def _validate_with_openapi_core(self, method, path, query_string, headers, body) -> list[SpecViolation]:
+    def _validate_with_openapi_core(
+        self, method, path, query_string, headers, body
+    ) -> list[SpecViolation]:
         request = MockRequest(
             self.host_url,
             method,
@@ -246,14 +263,14 @@ class SpecValidator:
             source = sources.get(location, {})
             if lookup not in source:
                 if parameter.get("required"):
-                    violations.append(SpecViolation("missing_parameter", f"Missing required param: {name}.", name))
+                    violations.append(SpecViolation.missing([name]))
                 continue
             schema = parameter.get("schema", _ANY_SCHEMA)
             value = self._coerce(source[lookup], schema)
             violations.extend(self._schema_violations(value, schema, prefix=[name]))
         if self.reject_unknown_query_params:
-            for name in sorted(set(query) - declared_query):
-                violations.append(SpecViolation("unknown_parameter", f"Received unknown parameter: {name}", name))
+            undeclared = sorted(set(query) - declared_query)
+            violations.extend(SpecViolation.unknown([name]) for name in undeclared)
         violations.extend(self._form_body_violations(operation, headers, body))
         return violations
 
@@ -266,7 +283,8 @@ class SpecValidator:
             return []
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in content:
-            return [SpecViolation("unsupported_media_type", f"Content-Type {media_type or '(none)'} is not one of {sorted(content)}")]
+            message = f"Content-Type {media_type or '(none)'} is not one of {sorted(content)}"
+            return [SpecViolation("unsupported_media_type", message)]
         schema = content[media_type].get("schema", _ANY_SCHEMA)
         if media_type == FORM_MEDIA_TYPE:
             params = self._coerce(decode_bracket_form(body), schema)
@@ -296,7 +314,12 @@ class SpecValidator:
                 if self._schema_validator(self._resolve(option)).is_valid(value):
                     return self._undeclared_fields(value, option, path)
         if isinstance(value, list):
-            return [v for index, item in enumerate(value) for v in self._undeclared_fields(item, schema.get("items", _ANY_SCHEMA), [*path, index])]
+            items = schema.get("items", _ANY_SCHEMA)
+            return [
+                violation
+                for index, item in enumerate(value)
+                for violation in self._undeclared_fields(item, items, [*path, index])
+            ]
         if not isinstance(value, dict):
             return []
         properties = schema.get("properties", {})
@@ -308,8 +331,7 @@ class SpecValidator:
             elif isinstance(extra, Mapping):
                 violations.extend(self._undeclared_fields(item, extra, [*path, key]))
             elif extra is None and properties and path:
-                name = bracket_name([*path, key])
-                violations.append(SpecViolation("unknown_parameter", f"Received unknown parameter: {name}", name))
+                violations.append(SpecViolation.unknown([*path, key]))
         return violations
 
     # schemas ----------------------------------------------------------------------------------
@@ -328,13 +350,16 @@ class SpecValidator:
         # `#/components/...` refs resolve against the spec, not against the node.
         validator = self._schema_validators.get(id(schema))
         if validator is None:
+            resolver = self._registry.resolver(base_uri=_SPEC_URI)
             validator = self._schema_validator_class(
-                schema, registry=self._registry, _resolver=self._registry.resolver(base_uri=_SPEC_URI)
+                schema, registry=self._registry, _resolver=resolver
             )
             self._schema_validators[id(schema)] = validator
         return validator
 
-    def _schema_violations(self, value: Any, schema: Mapping, *, prefix: list) -> list[SpecViolation]:
+    def _schema_violations(
+        self, value: Any, schema: Mapping, *, prefix: list
+    ) -> list[SpecViolation]:
         violations = []
         for error in self._schema_validator(schema).iter_errors(value):
             violations.extend(_violations_from_schema_error(error, prefix))
@@ -358,8 +383,10 @@ class SpecValidator:
         if isinstance(value, str):
             return _coerce_scalar(value, kind)
         if isinstance(value, dict):
-            if (kind == "array" or "items" in schema) and value and all(key.isdigit() for key in value):
-                return [self._coerce(value[key], schema.get("items", _ANY_SCHEMA)) for key in sorted(value, key=int)]
+            indexed = value and all(key.isdigit() for key in value)
+            if (kind == "array" or "items" in schema) and indexed:
+                items = schema.get("items", _ANY_SCHEMA)
+                return [self._coerce(value[key], items) for key in sorted(value, key=int)]
             properties = schema.get("properties", {})
             extra = schema.get("additionalProperties")
             extra = extra if isinstance(extra, Mapping) else _ANY_SCHEMA
@@ -385,18 +412,14 @@ def _violations_from_schema_error(error: ValidationError, prefix: list) -> list[
     path = [*prefix, *error.absolute_path]
     if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
         known = set(error.schema.get("properties", {}))
-        return [
-            SpecViolation("unknown_parameter", f"Received unknown parameter: {bracket_name([*path, extra])}", bracket_name([*path, extra]))
-            for extra in sorted(set(error.instance) - known)
-        ]
+        undeclared = sorted(set(error.instance) - known)
+        return [SpecViolation.unknown([*path, name]) for name in undeclared]
     if error.validator == "required" and isinstance(error.instance, Mapping):
-        return [
-            SpecViolation("missing_parameter", f"Missing required param: {bracket_name([*path, name])}.", bracket_name([*path, name]))
-            for name in error.validator_value
-            if name not in error.instance
-        ]
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return [SpecViolation.missing([*path, name]) for name in missing]
     kind = "invalid_type" if error.validator == "type" else "invalid_value"
-    return [SpecViolation(kind, f"Invalid {bracket_name(path) or 'body'}: {error.message}", bracket_name(path))]
+    name = bracket_name(path)
+    return [SpecViolation(kind, f"Invalid {name or 'body'}: {error.message}", name)]
 
 
 def _violations_from_core_error(error: Exception) -> list[SpecViolation]:
@@ -410,10 +433,15 @@ def _violations_from_core_error(error: Exception) -> list[SpecViolation]:
     schema_errors = getattr(cause, "schema_errors", None)
     prefix = [error.name] if isinstance(error, ParameterValidationError) else []
     if schema_errors:
-        return [violation for schema_error in schema_errors for violation in _violations_from_schema_error(schema_error, prefix)]
+        return [
+            violation
+            for schema_error in schema_errors
+            for violation in _violations_from_schema_error(schema_error, prefix)
+        ]
     if type(cause).__name__ == "MediaTypeNotFound":
         return [SpecViolation("unsupported_media_type", str(cause))]
-    return [SpecViolation("invalid_value", f"{error}: {cause}" if cause else str(error), prefix[0] if prefix else "")]
+    message = f"{error}: {cause}" if cause else str(error)
+    return [SpecViolation("invalid_value", message, prefix[0] if prefix else "")]
 
 
 def _multi_dict_args(query_string: str) -> Any:
@@ -449,6 +477,7 @@ def spec_validator(
             if extra_paths:
                 spec["paths"] = dict(spec["paths"])
                 for path, operations in extra_paths.items():
-                    spec["paths"][path] = {**spec["paths"].get(path, {}), **copy.deepcopy(dict(operations))}
+                    merged = {**spec["paths"].get(path, {}), **copy.deepcopy(dict(operations))}
+                    spec["paths"][path] = merged
             _validators[key] = SpecValidator(spec, **options)
         return _validators[key]
