@@ -212,6 +212,12 @@ def nested(mapping: Mapping, name: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def nested_list(mapping: Mapping, name: str) -> list:
+    """A list field that may be absent or of the wrong type, read as an empty list."""
+    value = mapping.get(name)
+    return value if isinstance(value, list) else []
+
+
 def optional_str(mapping: Mapping, name: str) -> str | None:
     value = mapping.get(name)
     if value is None or value == "":

@@ -26,6 +26,7 @@ from adapters.inbound import (
     from_iso8601,
     json_object_body,
     nested,
+    nested_list,
     require,
 )
 from adapters.signing import require_secret, verify_timestamped_hmac
@@ -75,7 +76,7 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
     data = nested(event, "data")
     subject = nested(event, "object")
     playback_ids = [
-        item.get("id") for item in data.get("playback_ids") or [] if isinstance(item, dict)
+        item.get("id") for item in nested_list(data, "playback_ids") if isinstance(item, dict)
     ]
     errors = nested(data, "errors")
     details = {

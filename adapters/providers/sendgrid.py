@@ -140,7 +140,7 @@ def _event(item: object, position: int) -> InboundEvent:
         "asm_group_id": item.get("asm_group_id"),
     }
     if event_type is EventType.BOUNCED:
-        details["bounce_type"] = _BOUNCE_KIND.get(item.get("type"), "hard")
+        details["bounce_type"] = _BOUNCE_KIND.get(str(item.get("type")), "hard")
         details["bounce_classification"] = item.get("bounce_classification")
     # Every current event carries sg_event_id; the digest only covers legacy deliveries.
     external_id = optional_str(item, "sg_event_id") or stable_event_id(

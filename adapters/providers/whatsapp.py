@@ -28,6 +28,7 @@ from adapters.inbound import (
     from_unix,
     json_object_body,
     nested,
+    nested_list,
     received_now,
     require,
     stable_event_id,
@@ -130,9 +131,9 @@ def _change_events(account_id: object, change: dict) -> list[InboundEvent]:
             )
         ]
     profiles = {
-        contact.get("wa_id"): nested(contact, "profile").get("name")
-        for contact in value.get("contacts") or []
-        if isinstance(contact, dict)
+        contact["wa_id"]: nested(contact, "profile").get("name")
+        for contact in nested_list(value, "contacts")
+        if isinstance(contact, dict) and isinstance(contact.get("wa_id"), str)
     }
     return [_status_event(status, context) for status in statuses] + [
         _message_event(message, context, profiles) for message in messages
@@ -181,7 +182,7 @@ def _message_event(message: object, context: dict, profiles: dict) -> InboundEve
     details = {
         **context,
         "from": sender,
-        "profile_name": profiles.get(sender),
+        "profile_name": profiles.get(sender) if isinstance(sender, str) else None,
         "message_type": message_type,
         "text": content.get("body") or content.get("text") or content.get("caption"),
         "button_payload": content.get("payload"),

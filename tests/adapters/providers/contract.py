@@ -268,6 +268,17 @@ class WebhookContract:
             with pytest.raises(MalformedPayload):
                 self.provider.parse(self.request_for(body))
 
+    def test_wrongly_typed_fields_raise_malformed_payload_and_nothing_else(self):
+        if self.form_encoded:
+            pytest.skip("form values are always strings")
+        for fixture in self.fixtures():
+            for mutated in _type_confusions(fixture.payload):
+                request = self.request_for(self.encode(mutated), fixture.headers)
+                try:
+                    self.provider.parse(request)
+                except MalformedPayload:
+                    pass
+
     def test_ordinary_deliveries_are_not_handshakes(self):
         for fixture in self.fixtures():
             if fixture.name not in self.empty_fixtures:
@@ -306,3 +317,24 @@ class WebhookContract:
                 )
             for number in _PLUS_NUMBER.findall(text):
                 assert number.startswith("+4670"), (path.name, number)
+
+
+_CONFUSIONS = (None, 7, "x", [], {}, True)
+
+
+def _type_confusions(payload: Any, depth: int = 8):
+    """Copies of `payload` with one field, at a time, replaced by a value of another type."""
+    if depth == 0:
+        return
+    if isinstance(payload, dict):
+        for name, value in payload.items():
+            for other in _CONFUSIONS:
+                yield {**payload, name: other}
+            for inner in _type_confusions(value, depth - 1):
+                yield {**payload, name: inner}
+    elif isinstance(payload, list):
+        for index, value in enumerate(payload[:3]):
+            for other in _CONFUSIONS:
+                yield [*payload[:index], other, *payload[index + 1 :]]
+            for inner in _type_confusions(value, depth - 1):
+                yield [*payload[:index], inner, *payload[index + 1 :]]
