@@ -279,6 +279,14 @@ class WebhookContract:
                 except MalformedPayload:
                     pass
 
+    def test_junk_signature_headers_are_refused_as_invalid_signatures(self):
+        request = self.signed(self.fixtures()[0])
+        for header in self.signature_headers:
+            for junk in _JUNK_HEADER_VALUES:
+                headers = {**request.headers, header: junk}
+                with pytest.raises(SignatureInvalid):
+                    self.verify(replace(request, headers=headers))
+
     def test_ordinary_deliveries_are_not_handshakes(self):
         for fixture in self.fixtures():
             if fixture.name not in self.empty_fixtures:
@@ -320,6 +328,21 @@ class WebhookContract:
 
 
 _CONFUSIONS = (None, 7, "x", [], {}, True)
+_JUNK_HEADER_VALUES = (
+    "",
+    " ",
+    "ü",
+    "=",
+    ",,,",
+    "t=,v1=",
+    "t=1,v1=ä",
+    "sha256=",
+    "v1,",
+    "v1,ü",
+    "sha1=zz",
+    "A" * 10_000,
+    "t=99999999999999999999,v1=00",
+)
 
 
 def _type_confusions(payload: Any, depth: int = 8):
