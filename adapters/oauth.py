@@ -133,7 +133,11 @@ def refresh_tokens(provider: OAuthProvider, *, client_id: str, client_secret: st
 
 def _token_request(provider: OAuthProvider, form: dict[str, str], *, client_id: str, client_secret: str,
                    timeout: float) -> TokenSet:
-    endpoint = provider.token_endpoint()
+    # The client's base is the origin and the request names the full path: httpx would add a
+    # trailing slash to a base URL ending in the token path, which servers answer 404.
+    endpoint = urlsplit(provider.token_endpoint())
+    origin = urlunsplit((endpoint.scheme, endpoint.netloc, "", "", ""))
+    path = urlunsplit(("", "", endpoint.path or "/", endpoint.query, ""))
     auth = None
     if provider.client_auth == "client_secret_basic":
         # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
@@ -141,10 +145,10 @@ def _token_request(provider: OAuthProvider, form: dict[str, str], *, client_id: 
     else:
         form = {**form, "client_id": client_id, "client_secret": client_secret}
     issued_at = datetime.now(timezone.utc)
-    client = ProviderHttpClient(f"{provider.key} token endpoint", endpoint, timeout=timeout, auth=auth,
+    client = ProviderHttpClient(f"{provider.key} token endpoint", origin, timeout=timeout, auth=auth,
                                 default_headers={"Accept": "application/json"})
     try:
-        response = client.request("POST", "", data=form)
+        response = client.request("POST", path, data=form)
     except ProviderAuthFailed as exc:
         raise ProviderAuthFailed(_token_failure(provider, exc), provider=provider.key, status_code=exc.status_code,
                                  code=_oauth_error_code(exc.message) or "invalid_client") from exc
