@@ -27,19 +27,23 @@ class ProviderHttpClient:
     """A pooled httpx client for one provider config. Thread-safe; close it when done."""
 
     def __init__(self, provider: str, base_url: str, *, timeout: float,
-                 default_headers: dict | None = None, auth: Any = None) -> None:
+                 default_headers: dict | None = None, auth: Any = None, verify: Any = True) -> None:
+        # `verify` takes an ssl.SSLContext for providers that authenticate the client by its
+        # TLS certificate (Swish) or serve a private CA.
         self.provider = provider
         self.base_url = base_url
         self._client = httpx.Client(base_url=base_url, timeout=timeout, headers=default_headers or {},
-                                    auth=auth, follow_redirects=False)
+                                    auth=auth, verify=verify, follow_redirects=False)
 
     def request(self, method: str, path: str, *, json: Any = None, data: Any = None,
-                params: Any = None, headers: dict | None = None) -> httpx.Response:
+                params: Any = None, headers: dict | None = None,
+                content: bytes | None = None) -> httpx.Response:
         # Messages name the method and path only: query strings may carry API keys.
         where = f"{method.upper()} {path}"
         try:
+            # `content` sends exact bytes, for bodies the caller has signed.
             response = self._client.request(method, path, json=json, data=data, params=params,
-                                            headers=headers)
+                                            headers=headers, content=content)
         except httpx.TimeoutException as exc:
             raise ProviderUnavailable(f"{self.provider}: {where} timed out ({type(exc).__name__})",
                                       provider=self.provider, code="timeout") from exc
