@@ -193,6 +193,11 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES + 1, 2_621_440)
 
+# --- oauth connect ----------------------------------------------------------------------
+# Origins a client may name as the OAuth redirect_uri; empty means PUBLIC_BASE_URL only.
+OAUTH_REDIRECT_ALLOWED_ORIGINS = env.list("OAUTH_REDIRECT_ALLOWED_ORIGINS", default=[])
+OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
+
 # --- mqtt -------------------------------------------------------------------------------
 MQTT_BROKER_URL = env.str("MQTT_BROKER_URL", default="mqtt://127.0.0.1:1883")
 MQTT_USERNAME = env.str("MQTT_USERNAME", default="")

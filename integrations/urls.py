@@ -9,6 +9,7 @@ from integrations.apis.families import (
     IntegrationUsageApi,
     IntegrationValidateApi,
 )
+from integrations.apis.oauth import OAuthCallbackApi, OAuthStartApi
 from integrations.apis.deadletters import (
     DeadLetterDetailApi,
     DeadLetterDiscardApi,
@@ -30,6 +31,7 @@ urlpatterns = [
     path("integrations/", AllIntegrationsListApi.as_view(), name="integration-list-all"),
     path("integrations/payment-gateways/<uuid:pk>/payments/", PaymentListCreateApi.as_view(), name="payment-list"),
     path("payments/<uuid:pk>/", PaymentDetailApi.as_view(), name="payment-detail"),
+    path("oauth/callback/", OAuthCallbackApi.as_view(), name="oauth-callback"),
     path("dead-letters/", DeadLetterListApi.as_view(), name="dead-letter-list"),
     path("dead-letters/<uuid:pk>/", DeadLetterDetailApi.as_view(), name="dead-letter-detail"),
     path("dead-letters/<uuid:pk>/replay/", DeadLetterReplayApi.as_view(), name="dead-letter-replay"),
@@ -45,6 +47,7 @@ for slug in families():
         path(f"{base}<uuid:pk>/usage/", IntegrationUsageApi.as_view(family=slug), name=f"{slug}-usage"),
         path(f"{base}<uuid:pk>/transitions/", IntegrationTransitionsApi.as_view(family=slug),
              name=f"{slug}-transitions"),
+        path(f"{base}<uuid:pk>/oauth/start/", OAuthStartApi.as_view(family=slug), name=f"{slug}-oauth-start"),
     ] + [
         path(f"{base}<uuid:pk>/{action.value}/", IntegrationActionApi.as_view(family=slug, action=action.value),
              name=f"{slug}-{action.value}")
