@@ -140,7 +140,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def handle_one_request(self):
         try:
             super().handle_one_request()
-        except (ConnectionError, socket.timeout):
+        except (ConnectionError, TimeoutError):
             self.close_connection = True
 
     def _dispatch(self):
@@ -441,7 +441,7 @@ class SandboxServer:
             http.end_headers()
             if http.command != "HEAD":
                 http.wfile.write(payload)
-        except (ConnectionError, socket.timeout):
+        except (ConnectionError, TimeoutError):
             http.close_connection = True
 
 

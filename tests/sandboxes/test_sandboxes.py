@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -415,8 +416,9 @@ def test_signed_webhook_verifies_with_stripes_own_verifier(stripe_sandbox):
 
 def test_runs_as_a_separate_process_with_control_endpoints():
     # given the sandbox started the way a benchmark starts it
+    repository_root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen([sys.executable, "-m", "tests.sandboxes.stripe", "--port", "0"],
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, text=True, cwd=repository_root)
     try:
         url = process.stdout.readline().strip().rsplit(" ", 1)[-1]
         # when faults are injected over HTTP and a request is made
