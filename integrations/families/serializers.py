@@ -53,9 +53,20 @@ class IntegrationInputSerializer(StrictModelSerializer):
         return value
 
 
+def without_nested_refs(value):
+    """JSON field content with every `*_ref` key removed, at any depth (mapping `api_keys[].key_ref`,
+    social `accounts[].access_token_ref`): refs are never returned, nested ones included."""
+    if isinstance(value, dict):
+        return {k: without_nested_refs(v) for k, v in value.items() if not str(k).endswith("_ref")}
+    if isinstance(value, list):
+        return [without_nested_refs(item) for item in value]
+    return value
+
+
 def output_serializer_for(model):
     """Render every field of a family model except credential refs, which are never returned."""
     hidden = set(ref_fields(model)) | {"integration_ptr", "tenant", "consecutive_auth_failures"}
+    json_fields = [f.name for f in model._meta.concrete_fields if f.get_internal_type() == "JSONField"]
 
     class Output(serializers.ModelSerializer):
         credential_refs_set = serializers.SerializerMethodField()
@@ -66,6 +77,13 @@ def output_serializer_for(model):
             fields = ["id"] + [f.name for f in model._meta.concrete_fields
                                if f.name not in hidden and f.name != "id"] + [
                 "credential_refs_set", "allowed_actions", "webhook_url"]
+
+        def to_representation(self, instance):
+            data = super().to_representation(instance)
+            for name in json_fields:
+                if name in data:
+                    data[name] = without_nested_refs(data[name])
+            return data
 
         def get_credential_refs_set(self, obj) -> list[str]:
             return sorted(name for name in ref_fields(model) if getattr(obj, name, ""))
