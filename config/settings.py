@@ -7,6 +7,7 @@ CELERY_BROKER_URL to run the same code on PostgreSQL and Redis.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -100,6 +101,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into django-celery-beat's tables at beat start, so ops see and change them in the admin.
 CELERY_BEAT_SCHEDULE = {
     "payments-requeue-stale": {"task": "integrations.tasks.payments_requeue_stale", "schedule": 60.0},
+    "webhooks-outbox-fan-out": {"task": "webhooks.tasks.outbox_fan_out",
+                                "schedule": env.float("WEBHOOK_BEAT_SECONDS", default=5.0)},
+    "webhooks-deliveries-due": {"task": "webhooks.tasks.deliveries_dispatch_due",
+                                "schedule": env.float("WEBHOOK_BEAT_SECONDS", default=5.0)},
+    "webhooks-inbound-due": {"task": "webhooks.tasks.inbound_events_dispatch_due", "schedule": 15.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -191,6 +197,24 @@ CREDENTIAL_FAILURES_BEFORE_ERROR = env.int("CREDENTIAL_FAILURES_BEFORE_ERROR", d
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+# Inbound: how long a config and its resolved verification secrets stay cached per process
+# (a decommissioned config may still receive for this long), and the signed-time window.
+WEBHOOK_CONFIG_CACHE_SECONDS = env.float("WEBHOOK_CONFIG_CACHE_SECONDS", default=10.0)
+WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS = env.int("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS", default=300)
+# 46elks signs nothing: besides the URL token, callbacks may be limited to these source
+# networks (a config's own webhook_allowed_networks wins). Empty: any address.
+WEBHOOK_ELKS46_ALLOWED_NETWORKS = env.list("WEBHOOK_ELKS46_ALLOWED_NETWORKS", default=[])
+WEBHOOK_HANDLER_MAX_ATTEMPTS = env.int("WEBHOOK_HANDLER_MAX_ATTEMPTS", default=5)
+WEBHOOK_HANDLER_RETRY_BASE_SECONDS = env.float("WEBHOOK_HANDLER_RETRY_BASE_SECONDS", default=30.0)
+# Outbound: the wait before each retry (Standard Webhooks' suggested schedule), jittered.
+WEBHOOK_RETRY_SCHEDULE_SECONDS = [int(v) for v in env.list(
+    "WEBHOOK_RETRY_SCHEDULE_SECONDS", default=["5", "300", "1800", "7200", "18000", "36000", "36000"])]
+WEBHOOK_ENDPOINT_DISABLE_AFTER = timedelta(seconds=env.int("WEBHOOK_ENDPOINT_DISABLE_AFTER_SECONDS",
+                                                           default=5 * 24 * 3600))
+WEBHOOK_DELIVERY_TIMEOUT_SECONDS = env.float("WEBHOOK_DELIVERY_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_SECRET_ROTATION_OVERLAP = timedelta(seconds=env.int("WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS",
+                                                            default=24 * 3600))
+WEBHOOK_BEAT_SECONDS = env.float("WEBHOOK_BEAT_SECONDS", default=5.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES + 1, 2_621_440)
 
 # --- oauth connect ----------------------------------------------------------------------

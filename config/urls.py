@@ -7,6 +7,7 @@ from config import health, metrics
 
 api_v1 = [
     path("", include("integrations.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[AllowAny]), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema", authentication_classes=[], permission_classes=[AllowAny]), name="redoc"),
@@ -15,6 +16,7 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("webhooks/", include("webhooks.inbound_urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),

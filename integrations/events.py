@@ -24,6 +24,7 @@ EVENT_TYPES: dict[str, str] = {
     "webhook_endpoint.recovered": "An outbound webhook endpoint recovered.",
     "webhook_endpoint.exhausted": "A delivery to an endpoint ran out of retries.",
     "webhook_endpoint.disabled": "An outbound webhook endpoint was disabled.",
+    "webhook.test": "A test event sent on request to one endpoint (never fanned out).",
 }
 
 

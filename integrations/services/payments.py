@@ -144,3 +144,42 @@ def payments_requeue_stale() -> int:
     for payment_id in stale:
         _enqueue(payment_id)
     return len(stale)
+
+
+# How far along a payment is. A gateway report moves a payment only to a later rank, so a
+# late or repeated webhook never undoes a newer state. A failed attempt may still be followed
+# by success (the customer retries with another card), which is why failed ranks below both
+# terminal states.
+_STATUS_RANK = {
+    Payment.Status.QUEUED: 0, Payment.Status.SUBMITTING: 1, Payment.Status.SUBMITTED: 2,
+    Payment.Status.REQUIRES_ACTION: 3, Payment.Status.PROCESSING: 4, Payment.Status.FAILED: 5,
+    Payment.Status.SUCCEEDED: 6, Payment.Status.CANCELED: 6,
+}
+_STATUS_EVENTS = {Payment.Status.SUCCEEDED: "payment.succeeded", Payment.Status.FAILED: "payment.failed"}
+
+
+def payment_status_from_gateway(*, tenant_id, integration_id, provider_payment_id: str, status: str,
+                                reason: str = "") -> Payment | None:
+    """Apply a status the gateway reported (a webhook) to the payment it names.
+
+    Returns the payment when it moved, None when no payment of this gateway has that id or
+    the report is not newer than what is recorded. Emits payment.succeeded / payment.failed
+    to the tenant's outbox in the same transaction."""
+    from integrations.events import event_emit
+
+    new_status = Payment.Status(status)
+    with transaction.atomic():
+        payment = (Payment.objects.select_for_update()
+                   .filter(tenant_id=tenant_id, integration_id=integration_id,
+                           provider_payment_id=provider_payment_id).first())
+        if payment is None or _STATUS_RANK[new_status] <= _STATUS_RANK[Payment.Status(payment.status)]:
+            return None
+        payment.status = new_status
+        payment.last_error = reason[:1000] if new_status == Payment.Status.FAILED else ""
+        payment.save(update_fields=["status", "last_error", "updated_at"])
+        event_type = _STATUS_EVENTS.get(new_status)
+        if event_type:
+            event_emit(tenant_id=tenant_id, event_type=event_type,
+                       data={"payment_id": str(payment.pk), "provider_payment_id": provider_payment_id,
+                             "amount": payment.amount, "currency": payment.currency, "status": new_status.value})
+    return payment
