@@ -44,8 +44,10 @@ class MembershipAdmin(TenantScopedAdmin):
 
             from integrations.admin_scoping import admin_tenants
 
+            # People of every tenant the admin can see (a tenant they administer, or one they
+            # are a member of): whom they may add to a tenant they administer.
             kwargs["queryset"] = get_user_model().objects.filter(
-                memberships__tenant__in=admin_tenants(request.user, write=True)).distinct()
+                memberships__tenant__in=admin_tenants(request.user)).distinct()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 

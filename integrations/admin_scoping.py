@@ -5,6 +5,9 @@ only read. A superuser sees every tenant.
 """
 from __future__ import annotations
 
+import functools
+
+from django import forms
 from django.contrib import admin
 from django.db import models
 
@@ -72,15 +75,38 @@ class TenantScopedAdmin(admin.ModelAdmin):
             writable = admin_tenants(request.user, write=True)
             if related is Tenant:
                 kwargs["queryset"] = writable
+                single = self._single_tenant(request) if db_field.name == self.tenant_lookup == "tenant" else None
+                if single is not None:
+                    # Hidden and fixed (a disabled field ignores what is posted), yet kept in the
+                    # form rather than excluded, so unique constraints that include the tenant
+                    # are validated as form errors instead of failing at the database.
+                    kwargs.update(initial=single, widget=forms.HiddenInput, disabled=True)
             elif any(f.name == "tenant" and f.related_model is Tenant for f in related._meta.fields):
                 kwargs["queryset"] = related._default_manager.filter(tenant__in=writable)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def get_exclude(self, request, obj=None):
-        excluded = list(super().get_exclude(request, obj) or [])
-        if self.tenant_lookup == "tenant" and self._single_tenant(request) is not None:
-            excluded.append("tenant")
-        return excluded
+    def get_action(self, action):
+        found = super().get_action(action)
+        if found is None:
+            return None
+        func, name, description = found
+
+        @functools.wraps(func)  # keeps allowed_permissions and the description
+        def on_writable_rows_only(modeladmin, request, queryset):
+            # An action receives the selected *visible* rows; a member's read-only tenants
+            # are visible too, and must not be changed by it.
+            if not request.user.is_superuser:
+                queryset = queryset.filter(**{f"{self.tenant_lookup}__in": admin_tenants(request.user, write=True)})
+            return func(modeladmin, request, queryset)
+
+        return on_writable_rows_only, name, description
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self._can_write(request):
+            return actions
+        # Read-only users keep only actions that declare their permissions (e.g. ["view"]).
+        return {name: action for name, action in actions.items() if hasattr(action[0], "allowed_permissions")}
 
     def _single_tenant(self, request) -> Tenant | None:
         if request.user.is_superuser:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import re
 import secrets
+import string
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -90,12 +91,21 @@ def _links(model, tenant: Tenant, rows: dict, isolated: set) -> dict:
     return links
 
 
+def _short_texts(model) -> dict[str, str]:
+    """Plain text fields get 12 random letters: baker would fill each to its max_length,
+    which makes building dozens of rows per test needlessly slow."""
+    return {f.name: "".join(random.choices(string.ascii_lowercase, k=min(12, f.max_length or 12)))
+            for f in model._meta.concrete_fields
+            if type(f) in (models.CharField, models.TextField) and not f.choices and not f.primary_key}
+
+
 def _build_generically(model, tenant: Tenant, rows: dict, isolated: set) -> list[models.Model]:
     error = None
     for _ in range(_BUILD_ATTEMPTS):
         try:
             with transaction.atomic():
-                return [baker.make(model, _fill_optional=True, **_links(model, tenant, rows, isolated))]
+                values = _short_texts(model) | _links(model, tenant, rows, isolated)
+                return [baker.make(model, _fill_optional=True, **values)]
         except (IntegrityError, DataError, ValidationError, ValueError) as exc:
             error = exc
     raise AssertionError(f"cannot build {model._meta.label} generically ({error!r}); "
@@ -160,15 +170,40 @@ class World:
         return [pk for pk in self.ids_a if pk.lower() in text]
 
 
-@pytest.fixture
-def world(db) -> World:
+def _tables_in_deletion_order() -> list[type[models.Model]]:
+    """Children before parents (PROTECT would refuse otherwise), then the tenants, then the
+    tables baker filled for them outside any tenant (their users, say)."""
+    built = _creation_order(isolated_models())
+    outside = {fk.related_model for model in built for fk in _foreign_keys(model)} - set(built) - {Tenant}
+    return [*reversed(built), Tenant, *sorted(outside, key=lambda m: m._meta.label)]
+
+
+@pytest.fixture(scope="module")
+def _committed_world(django_db_setup, django_db_blocker):
+    """Built once for the module and committed: every test runs in its own transaction on
+    top of it and rolls its changes back, so the snapshot stays true from test to test.
+    Afterwards every row the module added is deleted, so later modules start clean."""
     from integrations.services.tenancy import tenant_create
 
-    tenant_a = tenant_create(slug="isolation-a", name="Tenant A")
-    tenant_b = tenant_create(slug="isolation-b", name="Tenant B")
-    built = World(tenant_a, tenant_b, build_tenant_rows(tenant_a), build_tenant_rows(tenant_b))
-    built.snapshot_a = tenant_snapshot(tenant_a, built.rows_a)
-    return built
+    with django_db_blocker.unblock():
+        tables = _tables_in_deletion_order()
+        existing = {model: set(model._base_manager.values_list("pk", flat=True)) for model in tables}
+        with transaction.atomic():
+            tenant_a = tenant_create(slug="isolation-a", name="Tenant A")
+            tenant_b = tenant_create(slug="isolation-b", name="Tenant B")
+            built = World(tenant_a, tenant_b, build_tenant_rows(tenant_a), build_tenant_rows(tenant_b))
+            built.snapshot_a = tenant_snapshot(tenant_a, built.rows_a)
+        try:
+            yield built
+        finally:
+            with transaction.atomic():
+                for model in tables:
+                    model._base_manager.exclude(pk__in=existing[model]).delete()
+
+
+@pytest.fixture
+def world(_committed_world, db) -> World:
+    return _committed_world
 
 
 # --- the route walker -------------------------------------------------------------------------
