@@ -11,11 +11,17 @@ Quirks:
 - The key travels as the `key` query parameter; ProviderHttpClient never puts query strings in
   its error messages, and this module never echoes the URL.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from adapters.errors import ProviderAuthFailed, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from adapters.errors import (
+    ProviderAuthFailed,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from adapters.http import ProviderHttpClient, provider_base_url
 from adapters.types import GeocodeResult, ValidationResult
 
@@ -28,8 +34,10 @@ VALIDATION_ADDRESS = "1600 Amphitheatre Parkway, Mountain View, CA"
 
 @dataclass(frozen=True)
 class Config:
-    api_key: str
-    base_url: str = field(default_factory=lambda: provider_base_url("google_maps", "https://maps.googleapis.com"))
+    api_key: str = field(repr=False)  # a secret
+    base_url: str = field(
+        default_factory=lambda: provider_base_url("google_maps", "https://maps.googleapis.com")
+    )
     timeout_seconds: float = 10.0
 
 
@@ -50,18 +58,26 @@ def _raise_for_status(body: dict) -> None:
 def geocode(config: Config, address: str) -> GeocodeResult | None:
     """The best match for `address`, or None when Google finds nothing."""
     with ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds) as client:
-        response = client.request("GET", GEOCODE_PATH, params={"address": address, "key": config.api_key})
+        response = client.request(
+            "GET", GEOCODE_PATH, params={"address": address, "key": config.api_key}
+        )
     try:
         body = response.json()
     except ValueError:
-        raise ProviderUnavailable("Google answered with something other than JSON", provider=key) from None
+        raise ProviderUnavailable(
+            "Google answered with something other than JSON", provider=key
+        ) from None
     _raise_for_status(body)
     if not body.get("results"):
         return None
     best = body["results"][0]
     location = best["geometry"]["location"]
-    return GeocodeResult(formatted_address=best["formatted_address"], latitude=float(location["lat"]),
-                         longitude=float(location["lng"]), provider_place_id=best["place_id"])
+    return GeocodeResult(
+        formatted_address=best["formatted_address"],
+        latitude=float(location["lat"]),
+        longitude=float(location["lng"]),
+        provider_place_id=best["place_id"],
+    )
 
 
 def validate(config: Config) -> ValidationResult:

@@ -16,6 +16,7 @@ outside provider implements it. The documents are docs/provider-interfaces/*.ope
     certificate the provider registered for the federation.
 - Errors are application/problem+json; ProviderHttpClient maps their statuses to typed errors.
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,8 +24,8 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
@@ -57,21 +58,28 @@ class CertificateSigner:
         try:
             certificate = x509.load_pem_x509_certificate(data)
         except ValueError:
-            raise SigningMaterialInvalid("the signing certificate PEM holds no readable certificate") from None
+            raise SigningMaterialInvalid(
+                "the signing certificate PEM holds no readable certificate"
+            ) from None
         try:
             private_key = serialization.load_pem_private_key(data, password=None)
         except (ValueError, TypeError, UnsupportedAlgorithm):
-            raise SigningMaterialInvalid("the signing certificate PEM holds no readable, unencrypted "
-                                         "private key") from None
+            raise SigningMaterialInvalid(
+                "the signing certificate PEM holds no readable, unencrypted private key"
+            ) from None
         if not isinstance(private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
             raise SigningMaterialInvalid("the signing key must be RSA or ECDSA")
         if private_key.public_key().public_numbers() != certificate.public_key().public_numbers():
-            raise SigningMaterialInvalid("the private key does not belong to the signing certificate")
-        now = datetime.now(timezone.utc)
-        if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
             raise SigningMaterialInvalid(
-                f"the signing certificate is not valid now (valid {certificate.not_valid_before_utc:%Y-%m-%d}"
-                f" to {certificate.not_valid_after_utc:%Y-%m-%d})")
+                "the private key does not belong to the signing certificate"
+            )
+        now = datetime.now(UTC)
+        if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+            valid_from, valid_to = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+            raise SigningMaterialInvalid(
+                f"the signing certificate is not valid now "
+                f"(valid {valid_from:%Y-%m-%d} to {valid_to:%Y-%m-%d})"
+            )
         return cls(certificate=certificate, private_key=private_key)
 
     @property
@@ -92,13 +100,15 @@ class InterfaceEndpoint:
 
     provider: str
     base_url: str
-    bearer_token: str
-    hmac_key: str = ""
+    bearer_token: str = field(repr=False)  # a secret
+    hmac_key: str = field(repr=False, default="")  # a secret
     signer: CertificateSigner | None = None
     timeout_seconds: float = 10.0
 
 
-def signed_headers(endpoint: InterfaceEndpoint, body: bytes, *, now: float | None = None) -> dict[str, str]:
+def signed_headers(
+    endpoint: InterfaceEndpoint, body: bytes, *, now: float | None = None
+) -> dict[str, str]:
     headers = {"Authorization": f"Bearer {endpoint.bearer_token}", "Accept": "application/json"}
     if body:
         headers["Content-Type"] = "application/json"
@@ -116,36 +126,62 @@ def signed_headers(endpoint: InterfaceEndpoint, body: bytes, *, now: float | Non
     return headers
 
 
-def interface_call(endpoint: InterfaceEndpoint, method: str, path: str, *,
-                   payload: dict | None = None, params: dict | None = None) -> dict:
+def interface_call(
+    endpoint: InterfaceEndpoint,
+    method: str,
+    path: str,
+    *,
+    payload: dict | None = None,
+    params: dict | None = None,
+) -> dict:
     """One signed request; the JSON object answered, or a typed ProviderError."""
     # Serialised here, not by httpx, because the signature covers these exact bytes.
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() if payload is not None else b""
-    with ProviderHttpClient(endpoint.provider, endpoint.base_url.rstrip("/"),
-                            timeout=endpoint.timeout_seconds) as client:
-        response = client.request(method, path, content=body or None, params=params,
-                                  headers=signed_headers(endpoint, body))
+    body = (
+        json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        if payload is not None
+        else b""
+    )
+    with ProviderHttpClient(
+        endpoint.provider, endpoint.base_url.rstrip("/"), timeout=endpoint.timeout_seconds
+    ) as client:
+        response = client.request(
+            method,
+            path,
+            content=body or None,
+            params=params,
+            headers=signed_headers(endpoint, body),
+        )
     try:
         answer = response.json()
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
-        raise ProviderRejected(f"{endpoint.provider} answered {method} {path} with something other than a "
-                               "JSON object", provider=endpoint.provider, status_code=response.status_code,
-                               code="malformed_response")
+        raise ProviderRejected(
+            f"{endpoint.provider} answered {method} {path} with something other than a JSON object",
+            provider=endpoint.provider,
+            status_code=response.status_code,
+            code="malformed_response",
+        )
     return answer
 
 
-def require_identity(endpoint: InterfaceEndpoint, status: dict, *, field_name: str, expected: str,
-                     label: str) -> str:
+def require_identity(
+    endpoint: InterfaceEndpoint, status: dict, *, field_name: str, expected: str, label: str
+) -> str:
     """The identity the provider reports for the credentials, checked against the configured one."""
     reported = status.get(field_name)
     if not isinstance(reported, str) or not reported:
-        raise ProviderRejected(f"{endpoint.provider} status did not report a {label}",
-                               provider=endpoint.provider, code="malformed_response")
+        raise ProviderRejected(
+            f"{endpoint.provider} status did not report a {label}",
+            provider=endpoint.provider,
+            code="malformed_response",
+        )
     if expected and reported != expected:
-        raise ProviderRejected(f"the credentials belong to {label} '{reported}', not the configured '{expected}'",
-                               provider=endpoint.provider, code="identity_mismatch")
+        raise ProviderRejected(
+            f"the credentials belong to {label} '{reported}', not the configured '{expected}'",
+            provider=endpoint.provider,
+            code="identity_mismatch",
+        )
     return reported
 
 
@@ -153,12 +189,21 @@ def check_environment(provider: str, status: dict, *, sandbox: bool) -> str:
     """Sandbox-mode integrations must talk to a sandbox endpoint, and live ones to production."""
     environment = status.get("environment")
     if environment not in ("sandbox", "production"):
-        raise ProviderRejected(f"{provider} status did not report its environment", provider=provider,
-                               code="malformed_response")
+        raise ProviderRejected(
+            f"{provider} status did not report its environment",
+            provider=provider,
+            code="malformed_response",
+        )
     if sandbox and environment != "sandbox":
-        raise ProviderRejected("sandbox mode is on but the endpoint is a production one", provider=provider,
-                               code="environment_mismatch")
+        raise ProviderRejected(
+            "sandbox mode is on but the endpoint is a production one",
+            provider=provider,
+            code="environment_mismatch",
+        )
     if not sandbox and environment != "production":
-        raise ProviderRejected("sandbox mode is off but the endpoint is a sandbox", provider=provider,
-                               code="environment_mismatch")
+        raise ProviderRejected(
+            "sandbox mode is off but the endpoint is a sandbox",
+            provider=provider,
+            code="environment_mismatch",
+        )
     return environment

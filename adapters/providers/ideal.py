@@ -19,9 +19,10 @@ Quirks:
 - The signing key (webhook_signing_key_ref) verifies notifications and order results; it is not
   needed to read the payment brands, so validation does not use it.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adapters.errors import ProviderAuthFailed, ProviderRejected
 from adapters.http import ProviderHttpClient, provider_base_url
@@ -39,35 +40,50 @@ def default_base_url(sandbox: bool) -> str:
 
 @dataclass(frozen=True)
 class Config:
-    refresh_token: str
+    refresh_token: str = field(repr=False)  # a secret
     base_url: str = LIVE_URL
     timeout_seconds: float = 10.0
 
 
 def _get(config: Config, path: str, bearer: str) -> dict:
     # The base URL carries a path (/omnikassa-api), so requests are relative to it.
-    with ProviderHttpClient(key, config.base_url.rstrip("/") + "/", timeout=config.timeout_seconds) as client:
-        response = client.request("GET", path, headers={"Authorization": f"Bearer {bearer}",
-                                                        "Accept": "application/json"})
+    with ProviderHttpClient(
+        key, config.base_url.rstrip("/") + "/", timeout=config.timeout_seconds
+    ) as client:
+        response = client.request(
+            "GET", path, headers={"Authorization": f"Bearer {bearer}", "Accept": "application/json"}
+        )
     body = response.json()
     if "errorCode" in body:  # the SDKs treat an errorCode in any answer as a failure
-        raise ProviderRejected(f"{body.get('errorCode')}: {body.get('errorMessage', '')}", provider=key,
-                               code=str(body.get("errorCode")))
+        raise ProviderRejected(
+            f"{body.get('errorCode')}: {body.get('errorMessage', '')}",
+            provider=key,
+            code=str(body.get("errorCode")),
+        )
     return body
 
 
 def access_token(config: Config) -> str:
     token = _get(config, "gatekeeper/refresh", config.refresh_token).get("token")
     if not token:
-        raise ProviderAuthFailed("Rabo Smart Pay answered the token refresh without a token", provider=key)
+        raise ProviderAuthFailed(
+            "Rabo Smart Pay answered the token refresh without a token", provider=key
+        )
     return token
 
 
 def validate(config: Config) -> ValidationResult:
-    brands = _get(config, "order/server/api/payment-brands", access_token(config)).get("paymentBrands", [])
+    brands = _get(config, "order/server/api/payment-brands", access_token(config)).get(
+        "paymentBrands", []
+    )
     status = {brand.get("name"): brand.get("status") for brand in brands}
     if status.get("IDEAL") != "Active":
-        raise ProviderRejected("iDEAL is not active on this Rabo Smart Pay contract", provider=key,
-                               code="ideal_inactive")
-    return ValidationResult(message="authenticated with Rabo Smart Pay; iDEAL is active",
-                            details={"payment_brands": status})
+        raise ProviderRejected(
+            "iDEAL is not active on this Rabo Smart Pay contract",
+            provider=key,
+            code="ideal_inactive",
+        )
+    return ValidationResult(
+        message="authenticated with Rabo Smart Pay; iDEAL is active",
+        details={"payment_brands": status},
+    )

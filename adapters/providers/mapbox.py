@@ -11,6 +11,7 @@ Quirks:
   only looks addresses up, so it keeps the default.
 - The query may not contain ';' and is limited to 256 characters and 20 words.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,8 +29,10 @@ MAX_QUERY_CHARACTERS = 256
 
 @dataclass(frozen=True)
 class Config:
-    access_token: str
-    base_url: str = field(default_factory=lambda: provider_base_url("mapbox", "https://api.mapbox.com"))
+    access_token: str = field(repr=False)  # a secret
+    base_url: str = field(
+        default_factory=lambda: provider_base_url("mapbox", "https://api.mapbox.com")
+    )
     timeout_seconds: float = 10.0
 
 
@@ -39,22 +42,29 @@ def geocode(config: Config, address: str) -> GeocodeResult | None:
     if not query:
         raise ProviderRejected("the address is empty", provider=key, code="invalid_request")
     with ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds) as client:
-        response = client.request("GET", FORWARD_PATH, params={"q": query, "limit": 1,
-                                                               "access_token": config.access_token})
+        response = client.request(
+            "GET",
+            FORWARD_PATH,
+            params={"q": query, "limit": 1, "access_token": config.access_token},
+        )
     try:
         body = response.json()
         features = body["features"]
     except (ValueError, KeyError, TypeError):
-        raise ProviderUnavailable("Mapbox answered with something other than a FeatureCollection",
-                                  provider=key) from None
+        raise ProviderUnavailable(
+            "Mapbox answered with something other than a FeatureCollection", provider=key
+        ) from None
     if not features:
         return None
     best = features[0]
     longitude, latitude = best["geometry"]["coordinates"][:2]
     properties = best.get("properties", {})
-    return GeocodeResult(formatted_address=properties.get("full_address") or properties.get("name", ""),
-                         latitude=float(latitude), longitude=float(longitude),
-                         provider_place_id=properties.get("mapbox_id") or best.get("id", ""))
+    return GeocodeResult(
+        formatted_address=properties.get("full_address") or properties.get("name", ""),
+        latitude=float(latitude),
+        longitude=float(longitude),
+        provider_place_id=properties.get("mapbox_id") or best.get("id", ""),
+    )
 
 
 def validate(config: Config) -> ValidationResult:

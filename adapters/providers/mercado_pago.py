@@ -10,6 +10,7 @@ Quirks:
   from the answer, not from the host.
 - A bad token is 401 `{"message": "invalid access token", "error": "unauthorized", ...}`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,20 +25,32 @@ display_name = "Mercado Pago"
 
 @dataclass(frozen=True)
 class Config:
-    access_token: str
+    access_token: str = field(repr=False)  # a secret
     sandbox: bool = True
-    base_url: str = field(default_factory=lambda: provider_base_url("mercado_pago", "https://api.mercadopago.com"))
+    base_url: str = field(
+        default_factory=lambda: provider_base_url("mercado_pago", "https://api.mercadopago.com")
+    )
     timeout_seconds: float = 10.0
 
 
 def validate(config: Config) -> ValidationResult:
     with ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds) as client:
-        response = client.request("GET", "/users/me", headers={"Authorization": f"Bearer {config.access_token}"})
+        response = client.request(
+            "GET", "/users/me", headers={"Authorization": f"Bearer {config.access_token}"}
+        )
     user = response.json()
-    test_account = config.access_token.startswith("TEST-") or "test_user" in (user.get("tags") or [])
+    test_account = config.access_token.startswith("TEST-") or "test_user" in (
+        user.get("tags") or []
+    )
     if config.sandbox and not test_account:
-        raise ProviderRejected("sandbox mode needs Mercado Pago test credentials (a TEST- access token or a "
-                               "test user's)", provider=key, code="live_credentials_in_sandbox")
-    return ValidationResult(message=f"authenticated with Mercado Pago as {user.get('nickname') or user.get('id')} "
-                                    f"({user.get('site_id', 'unknown site')}, {'test' if test_account else 'live'})",
-                            details={"user_id": user.get("id"), "site_id": user.get("site_id")})
+        raise ProviderRejected(
+            "sandbox mode needs Mercado Pago test credentials (a TEST- access token or a "
+            "test user's)",
+            provider=key,
+            code="live_credentials_in_sandbox",
+        )
+    return ValidationResult(
+        message=f"authenticated with Mercado Pago as {user.get('nickname') or user.get('id')} "
+        f"({user.get('site_id', 'unknown site')}, {'test' if test_account else 'live'})",
+        details={"user_id": user.get("id"), "site_id": user.get("site_id")},
+    )

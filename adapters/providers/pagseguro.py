@@ -11,9 +11,10 @@ Quirks:
 - An account that never created a card public key answers 404 here; the token was still
   accepted, so that passes validation.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adapters.errors import ProviderRejected
 from adapters.http import ProviderHttpClient, provider_base_url
@@ -31,7 +32,7 @@ def default_base_url(sandbox: bool) -> str:
 
 @dataclass(frozen=True)
 class Config:
-    token: str
+    token: str = field(repr=False)  # a secret
     base_url: str = LIVE_URL
     timeout_seconds: float = 10.0
 
@@ -44,5 +45,7 @@ def validate(config: Config) -> ValidationResult:
     except ProviderRejected as exc:
         if exc.status_code != 404:
             raise
-        return ValidationResult(message="authenticated with PagBank (no card public key created yet)")
+        return ValidationResult(
+            message="authenticated with PagBank (no card public key created yet)"
+        )
     return ValidationResult(message="authenticated with PagBank (card public key present)")

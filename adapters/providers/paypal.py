@@ -13,9 +13,10 @@ Quirks:
 - This is the client-credentials grant: the hub holds the app's own credentials, so there is no
   user authorisation and no refresh token; an access token is fetched per call chain.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adapters.errors import ProviderAuthFailed
 from adapters.http import ProviderHttpClient, provider_base_url, provider_token_url
@@ -34,7 +35,7 @@ def default_base_url(sandbox: bool) -> str:
 @dataclass(frozen=True)
 class Config:
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)  # a secret
     sandbox: bool = True
     base_url: str = LIVE_URL
     timeout_seconds: float = 10.0
@@ -45,22 +46,37 @@ class Config:
 
 
 def access_token(config: Config) -> str:
-    with ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds,
-                            auth=(config.client_id, config.client_secret)) as client:
-        response = client.request("POST", config.token_url, data={"grant_type": "client_credentials"},
-                                  headers={"Accept": "application/json"})
+    with ProviderHttpClient(
+        key,
+        config.base_url,
+        timeout=config.timeout_seconds,
+        auth=(config.client_id, config.client_secret),
+    ) as client:
+        response = client.request(
+            "POST",
+            config.token_url,
+            data={"grant_type": "client_credentials"},
+            headers={"Accept": "application/json"},
+        )
     token = response.json().get("access_token")
     if not token:
-        raise ProviderAuthFailed("PayPal's token endpoint answered without an access token", provider=key)
+        raise ProviderAuthFailed(
+            "PayPal's token endpoint answered without an access token", provider=key
+        )
     return token
 
 
 def validate(config: Config) -> ValidationResult:
     token = access_token(config)
     with ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds) as client:
-        response = client.request("GET", "/v1/notifications/webhooks", headers={
-            "Authorization": f"Bearer {token}", "Accept": "application/json"})
+        response = client.request(
+            "GET",
+            "/v1/notifications/webhooks",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
     webhooks = response.json().get("webhooks", [])
     environment = "sandbox" if config.sandbox else "live"
-    return ValidationResult(message=f"authenticated with PayPal ({environment}); {len(webhooks)} webhook(s) "
-                                    "registered", details={"webhooks": len(webhooks)})
+    return ValidationResult(
+        message=f"authenticated with PayPal ({environment}); {len(webhooks)} webhook(s) registered",
+        details={"webhooks": len(webhooks)},
+    )

@@ -18,6 +18,7 @@ Quirks:
 - Hosts: https://cpc.getswish.net/swish-cpcapi (production),
   https://mss.cpc.getswish.net/swish-cpcapi (the Merchant Swish Simulator, for sandbox mode).
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,16 @@ SANDBOX_URL = "https://mss.cpc.getswish.net/swish-cpcapi"
 LIVE_URL = "https://cpc.getswish.net/swish-cpcapi"
 CA_BUNDLE_ENV = "PROVIDER_SWISH_CA_BUNDLE"
 # TLS alerts a server sends when it refuses the client's certificate.
-_CLIENT_CERTIFICATE_REFUSED = ("CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_UNKNOWN",
-                               "CERTIFICATE_REVOKED", "CERTIFICATE_EXPIRED", "ACCESS_DENIED", "HANDSHAKE_FAILURE")
+_CLIENT_CERTIFICATE_REFUSED = (
+    "CERTIFICATE_REQUIRED",
+    "BAD_CERTIFICATE",
+    "UNKNOWN_CA",
+    "CERTIFICATE_UNKNOWN",
+    "CERTIFICATE_REVOKED",
+    "CERTIFICATE_EXPIRED",
+    "ACCESS_DENIED",
+    "HANDSHAKE_FAILURE",
+)
 
 
 def ca_bundle_from_env() -> str:
@@ -66,8 +75,11 @@ def ssl_context(config: Config) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=config.ca_bundle or None)
     except (OSError, ssl.SSLError) as exc:
-        raise ProviderRejected(f"{CA_BUNDLE_ENV} could not be loaded: {exc.strerror or exc}", provider=key,
-                               code="ca_bundle_invalid") from None
+        raise ProviderRejected(
+            f"{CA_BUNDLE_ENV} could not be loaded: {exc.strerror or exc}",
+            provider=key,
+            code="ca_bundle_invalid",
+        ) from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     with tempfile.TemporaryDirectory(prefix="swish-") as directory:
         pem_path = Path(directory) / "client.pem"
@@ -76,8 +88,12 @@ def ssl_context(config: Config) -> ssl.SSLContext:
         try:
             context.load_cert_chain(pem_path)
         except ssl.SSLError:
-            raise ProviderRejected("the Swish client certificate PEM needs the certificate and its unencrypted "
-                                   "private key", provider=key, code="certificate_invalid") from None
+            raise ProviderRejected(
+                "the Swish client certificate PEM needs the certificate and its unencrypted "
+                "private key",
+                provider=key,
+                code="certificate_invalid",
+            ) from None
     return context
 
 
@@ -92,32 +108,50 @@ def _ssl_reason(error: BaseException) -> str:
 def _translate_tls_failure(exc: ProviderUnavailable) -> ProviderError:
     reason = _ssl_reason(exc)
     if "CERTIFICATE_VERIFY_FAILED" in reason:
-        return ProviderRejected(f"the Swish server's certificate is not trusted; set {CA_BUNDLE_ENV} to the "
-                                "Swish TLS root CA", provider=key, code="server_certificate_untrusted")
+        return ProviderRejected(
+            f"the Swish server's certificate is not trusted; set {CA_BUNDLE_ENV} to the "
+            "Swish TLS root CA",
+            provider=key,
+            code="server_certificate_untrusted",
+        )
     if any(alert in reason for alert in _CLIENT_CERTIFICATE_REFUSED):
-        return ProviderAuthFailed(f"Swish refused the client certificate ({reason.lower()})", provider=key,
-                                  code="client_certificate_refused")
+        return ProviderAuthFailed(
+            f"Swish refused the client certificate ({reason.lower()})",
+            provider=key,
+            code="client_certificate_refused",
+        )
     return exc
 
 
 def retrieve_payment_request(config: Config, payment_request_id: str) -> dict:
-    with ProviderHttpClient(key, config.base_url.rstrip("/") + "/", timeout=config.timeout_seconds,
-                            verify=ssl_context(config)) as client:
+    with ProviderHttpClient(
+        key,
+        config.base_url.rstrip("/") + "/",
+        timeout=config.timeout_seconds,
+        verify=ssl_context(config),
+    ) as client:
         try:
-            response = client.request("GET", f"api/v1/paymentrequests/{payment_request_id}",
-                                      headers={"Accept": "application/json"})
+            response = client.request(
+                "GET",
+                f"api/v1/paymentrequests/{payment_request_id}",
+                headers={"Accept": "application/json"},
+            )
         except ProviderUnavailable as exc:
             raise _translate_tls_failure(exc) from exc
     return response.json()
 
 
 def validate(config: Config) -> ValidationResult:
-    probe_id = uuid.uuid4().hex.upper()  # Swish ids are 32 upper-case hex digits; this one was never issued
+    probe_id = (
+        uuid.uuid4().hex.upper()
+    )  # Swish ids are 32 upper-case hex digits; this one was never issued
     try:
         retrieve_payment_request(config, probe_id)
     except ProviderRejected as exc:
         if exc.status_code != 404 or isinstance(exc, ProviderAuthFailed):
             raise
     environment = "Merchant Swish Simulator" if config.sandbox else "production"
-    return ValidationResult(message=f"authenticated with Swish ({environment}): the client certificate was "
-                                    "accepted", details={"payee_alias": config.payee_alias})
+    return ValidationResult(
+        message=f"authenticated with Swish ({environment}): the client certificate was accepted",
+        details={"payee_alias": config.payee_alias},
+    )

@@ -1,6 +1,7 @@
 """Mapping: Google Maps and Mapbox, with several labelled API keys per integration, each with
 its own domain allowlist and monthly usage budget. Validation geocodes a fixed address with
 every key; integrations/services/mapping.py makes the calls that count against the budgets."""
+
 from __future__ import annotations
 
 import re
@@ -62,10 +63,14 @@ def host_allowed(host: str, allowlist: list[str]) -> bool:
 class MappingKeyInput(StrictSerializer):
     label = serializers.CharField(max_length=50)
     key_ref = serializers.CharField(max_length=512)  # replaced by a SecretRefField in get_fields
-    domain_allowlist = serializers.ListField(child=serializers.CharField(max_length=253), max_length=100,
-                                             required=False, default=list)
-    usage_budget = serializers.IntegerField(min_value=1, max_value=2_000_000_000,
-                                            help_text="Calls allowed per calendar month (UTC) with this key.")
+    domain_allowlist = serializers.ListField(
+        child=serializers.CharField(max_length=253), max_length=100, required=False, default=list
+    )
+    usage_budget = serializers.IntegerField(
+        min_value=1,
+        max_value=2_000_000_000,
+        help_text="Calls allowed per calendar month (UTC) with this key.",
+    )
 
     def get_fields(self):
         from integrations.secrets.fields import SecretRefField
@@ -76,7 +81,9 @@ class MappingKeyInput(StrictSerializer):
 
     def validate_label(self, value: str) -> str:
         if not _LABEL.match(value):
-            raise serializers.ValidationError("letters, digits, '.', '_' or '-', starting with a letter or digit")
+            raise serializers.ValidationError(
+                "letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
         return value
 
     def validate_domain_allowlist(self, value: list[str]) -> list[str]:
@@ -90,17 +97,27 @@ class MappingKeyInput(StrictSerializer):
 class MappingInput(IntegrationInputSerializer):
     allowed_capabilities = ("geocoding", "directions", "static_maps", "places_search")
 
-    api_keys = serializers.ListField(child=MappingKeyInput(), min_length=1, max_length=MAX_KEYS, required=False)
+    api_keys = serializers.ListField(
+        child=MappingKeyInput(), min_length=1, max_length=MAX_KEYS, required=False
+    )
 
     class Meta:
         model = MappingIntegration
-        fields = BASE_INPUT_FIELDS + ["api_keys", "geocoding", "directions", "static_maps", "places_search"]
+        fields = BASE_INPUT_FIELDS + [
+            "api_keys",
+            "geocoding",
+            "directions",
+            "static_maps",
+            "places_search",
+        ]
 
     def validate_api_keys(self, value: list[dict]) -> list[dict]:
         labels = [key["label"] for key in value]
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
         if duplicates:
-            raise serializers.ValidationError(f"labels must be unique; repeated: {', '.join(duplicates)}")
+            raise serializers.ValidationError(
+                f"labels must be unique; repeated: {', '.join(duplicates)}"
+            )
         return [dict(key) for key in value]
 
     def validate(self, attrs):
@@ -118,20 +135,34 @@ class MappingKeys:
 
 
 def adapter_config(adapter: ModuleType, secret: str):
-    return adapter.Config(api_key=secret) if adapter is google_maps_adapter else adapter.Config(access_token=secret)
+    return (
+        adapter.Config(api_key=secret)
+        if adapter is google_maps_adapter
+        else adapter.Config(access_token=secret)
+    )
 
 
 def _keys_config(adapter: ModuleType):
     def build(integration: MappingIntegration, resolve) -> MappingKeys:
-        return MappingKeys(adapter=adapter, configs={key["label"]: adapter_config(adapter, resolve(key["key_ref"]))
-                                                     for key in integration.api_keys})
+        return MappingKeys(
+            adapter=adapter,
+            configs={
+                key["label"]: adapter_config(adapter, resolve(key["key_ref"]))
+                for key in integration.api_keys
+            },
+        )
+
     return build
 
 
 def _validate_every_key(keys: MappingKeys) -> ValidationResult:
     if not keys.configs:
-        raise ProviderError("the integration has no API keys", provider=keys.adapter.key, retryable=False,
-                            code="no_keys")
+        raise ProviderError(
+            "the integration has no API keys",
+            provider=keys.adapter.key,
+            retryable=False,
+            code="no_keys",
+        )
     messages = {}
     for label, config in keys.configs.items():
         try:
@@ -142,19 +173,29 @@ def _validate_every_key(keys: MappingKeys) -> ValidationResult:
             exc.args = (exc.message,)
             raise
     labels = ", ".join(f"'{label}'" for label in messages)
-    return ValidationResult(message=f"{len(messages)} key(s) {labels}: {next(iter(messages.values()))}",
-                            details={"keys": list(messages)})
+    return ValidationResult(
+        message=f"{len(messages)} key(s) {labels}: {next(iter(messages.values()))}",
+        details={"keys": list(messages)},
+    )
 
 
 def _binding(adapter: ModuleType) -> ProviderBinding:
-    return ProviderBinding(key=adapter.key, display_name=adapter.display_name, build_config=_keys_config(adapter),
-                           validate=_validate_every_key)
+    return ProviderBinding(
+        key=adapter.key,
+        display_name=adapter.display_name,
+        build_config=_keys_config(adapter),
+        validate=_validate_every_key,
+    )
 
 
-SPEC = register(FamilySpec(
-    slug="mapping",
-    label="Mapping",
-    model=MappingIntegration,
-    input_serializer=MappingInput,
-    providers={adapter.key: _binding(adapter) for adapter in (google_maps_adapter, mapbox_adapter)},
-))
+SPEC = register(
+    FamilySpec(
+        slug="mapping",
+        label="Mapping",
+        model=MappingIntegration,
+        input_serializer=MappingInput,
+        providers={
+            adapter.key: _binding(adapter) for adapter in (google_maps_adapter, mapbox_adapter)
+        },
+    )
+)

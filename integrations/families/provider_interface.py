@@ -1,5 +1,6 @@
 """What the families whose providers implement a hub interface share (WADA ADAMS, insurance,
 government registries): the endpoint URL rule and list-of-codes fields."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -40,7 +41,9 @@ def api_base_url_problem(url: str) -> str | None:
 class ApiBaseUrlField(serializers.URLField):
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 500)
-        kwargs.setdefault("help_text", "The provider's endpoint implementing the hub interface (https).")
+        kwargs.setdefault(
+            "help_text", "The provider's endpoint implementing the hub interface (https)."
+        )
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -59,10 +62,16 @@ def endpoint_url(integration) -> str:
     return integration.api_base_url
 
 
-def code_list_field(*, max_items: int = 100, max_length: int = 50, help_text: str = "") -> serializers.ListField:
+def code_list_field(
+    *, max_items: int = 100, max_length: int = 50, help_text: str = ""
+) -> serializers.ListField:
     """A list of identifiers (sport codes, pool ids): non-blank strings, duplicates dropped."""
-    return serializers.ListField(child=serializers.CharField(max_length=max_length, allow_blank=False),
-                                 max_length=max_items, required=False, help_text=help_text)
+    return serializers.ListField(
+        child=serializers.CharField(max_length=max_length, allow_blank=False),
+        max_length=max_items,
+        required=False,
+        help_text=help_text,
+    )
 
 
 def unique(values: list[str]) -> list[str]:

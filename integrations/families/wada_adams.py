@@ -1,9 +1,15 @@
 """WADA ADAMS: anti-doping whereabouts, TUEs and test results through the hub's interface
 (docs/provider-interfaces/wada-adams.openapi.json), validated by a signed GET /v1/status."""
+
 from __future__ import annotations
 
 from adapters.providers import adams as adams_adapter
-from integrations.families.provider_interface import ApiBaseUrlField, code_list_field, endpoint_url, unique
+from integrations.families.provider_interface import (
+    ApiBaseUrlField,
+    code_list_field,
+    endpoint_url,
+    unique,
+)
 from integrations.families.registry import FamilySpec, ProviderBinding, register
 from integrations.families.serializers import BASE_INPUT_FIELDS, IntegrationInputSerializer
 from integrations.models import WadaAdamsIntegration
@@ -18,9 +24,18 @@ class WadaAdamsInput(IntegrationInputSerializer):
 
     class Meta:
         model = WadaAdamsIntegration
-        fields = BASE_INPUT_FIELDS + ["api_base_url", "api_key_ref", "signing_key_ref", "organization_code",
-                                      "sport_codes", "athlete_pool_ids", "whereabouts_sync", "tue_management",
-                                      "test_result_tracking", "notification_relay"]
+        fields = BASE_INPUT_FIELDS + [
+            "api_base_url",
+            "api_key_ref",
+            "signing_key_ref",
+            "organization_code",
+            "sport_codes",
+            "athlete_pool_ids",
+            "whereabouts_sync",
+            "tue_management",
+            "test_result_tracking",
+            "notification_relay",
+        ]
 
     def validate_sport_codes(self, value: list[str]) -> list[str]:
         return unique([code.upper() for code in value])
@@ -33,19 +48,29 @@ class WadaAdamsInput(IntegrationInputSerializer):
 
 
 def _adams_config(integration: WadaAdamsIntegration, resolve) -> adams_adapter.Config:
-    return adams_adapter.Config(api_base_url=endpoint_url(integration), api_key=resolve(integration.api_key_ref),
-                                signing_key=resolve(integration.signing_key_ref),
-                                organization_code=integration.organization_code,
-                                sandbox=integration.sandbox_mode)
+    return adams_adapter.Config(
+        api_base_url=endpoint_url(integration),
+        api_key=resolve(integration.api_key_ref),
+        signing_key=resolve(integration.signing_key_ref),
+        organization_code=integration.organization_code,
+        sandbox=integration.sandbox_mode,
+    )
 
 
-SPEC = register(FamilySpec(
-    slug="wada-adams",
-    label="WADA ADAMS",
-    model=WadaAdamsIntegration,
-    input_serializer=WadaAdamsInput,
-    providers={
-        "adams": ProviderBinding(key="adams", display_name=adams_adapter.display_name, build_config=_adams_config,
-                                 validate=adams_adapter.validate, required_refs=("api_key_ref", "signing_key_ref")),
-    },
-))
+SPEC = register(
+    FamilySpec(
+        slug="wada-adams",
+        label="WADA ADAMS",
+        model=WadaAdamsIntegration,
+        input_serializer=WadaAdamsInput,
+        providers={
+            "adams": ProviderBinding(
+                key="adams",
+                display_name=adams_adapter.display_name,
+                build_config=_adams_config,
+                validate=adams_adapter.validate,
+                required_refs=("api_key_ref", "signing_key_ref"),
+            ),
+        },
+    )
+)

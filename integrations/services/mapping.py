@@ -13,6 +13,7 @@ A unit is reserved before the call and given back only when no request reached t
 (an open circuit breaker, the integration's own quota): a call the provider answered counts,
 failed or not, as the provider counts it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,7 +51,9 @@ def mapping_key_usage(*, integration: MappingIntegration, key_label: str) -> int
 
 def _counter_key(integration: MappingIntegration, key_label: str) -> str:
     month = timezone.now().strftime("%Y-%m")
-    label_digest = hashlib.sha256(key_label.encode()).hexdigest()[:16]  # labels may hold any character
+    label_digest = hashlib.sha256(key_label.encode()).hexdigest()[
+        :16
+    ]  # labels may hold any character
     return f"hub:mapping-key-usage:{integration.pk}:{label_digest}:{month}"
 
 
@@ -76,23 +79,37 @@ def _release(counter: str) -> None:
         pass  # expired meanwhile: nothing left to give back
 
 
-def _candidate_keys(integration: MappingIntegration, key_label: str | None, origin_host: str | None) -> list[dict]:
+def _candidate_keys(
+    integration: MappingIntegration, key_label: str | None, origin_host: str | None
+) -> list[dict]:
     keys = integration.api_keys
     if key_label is not None:
         keys = [key for key in keys if key["label"] == key_label]
         if not keys:
-            raise ApplicationError(f"no API key labelled '{key_label}'", code="unknown_key",
-                                   extra={"errors": {"key_label": ["no such key"]}})
-    allowed = [key for key in keys if host_allowed(origin_host or "", key.get("domain_allowlist", []))]
+            raise ApplicationError(
+                f"no API key labelled '{key_label}'",
+                code="unknown_key",
+                extra={"errors": {"key_label": ["no such key"]}},
+            )
+    allowed = [
+        key for key in keys if host_allowed(origin_host or "", key.get("domain_allowlist", []))
+    ]
     if not allowed:
         where = f"origin '{origin_host}'" if origin_host else "a call without an origin host"
-        raise OriginNotAllowed(f"{where} is not in the domain allowlist of "
-                               + (f"key '{key_label}'" if key_label else "any key of this integration"))
+        raise OriginNotAllowed(
+            f"{where} is not in the domain allowlist of "
+            + (f"key '{key_label}'" if key_label else "any key of this integration")
+        )
     return allowed
 
 
-def mapping_geocode(*, integration: MappingIntegration, address: str, key_label: str | None = None,
-                    origin_host: str | None = None) -> GeocodeResult | None:
+def mapping_geocode(
+    *,
+    integration: MappingIntegration,
+    address: str,
+    key_label: str | None = None,
+    origin_host: str | None = None,
+) -> GeocodeResult | None:
     """Geocode `address` with the named key, or the first key whose allowlist admits `origin_host`
     and whose budget has room. Refused (403/429) before any request reaches the provider when the
     origin is not allowed or the budget is spent; None when the provider finds nothing."""
@@ -102,7 +119,9 @@ def mapping_geocode(*, integration: MappingIntegration, address: str, key_label:
     if not integration.geocoding:
         raise Conflict("geocoding is turned off for this integration")
     if not address or not address.strip():
-        raise ApplicationError("the address is empty", extra={"errors": {"address": ["must not be blank"]}})
+        raise ApplicationError(
+            "the address is empty", extra={"errors": {"address": ["must not be blank"]}}
+        )
     for key in _candidate_keys(integration, key_label, origin_host):
         counter = _reserve(integration, key)
         if counter is None:
@@ -114,15 +133,25 @@ def mapping_geocode(*, integration: MappingIntegration, address: str, key_label:
     return _call(integration, key, counter, address.strip())
 
 
-def _call(integration: MappingIntegration, key: dict, counter: str, address: str) -> GeocodeResult | None:
+def _call(
+    integration: MappingIntegration, key: dict, counter: str, address: str
+) -> GeocodeResult | None:
     from adapters.providers import google_maps, mapbox
     from integrations.secrets.services import secret_resolve
 
     adapter = {google_maps.key: google_maps, mapbox.key: mapbox}[integration.provider]
     try:
-        config = adapter_config(adapter, secret_resolve(tenant=integration.tenant, ref=key["key_ref"]))
-        return integration_call(integration=integration, operation="geocode",
-                                fn=lambda: adapter.geocode(config, address))
-    except (CircuitOpen, ApplicationError):  # an open breaker, the quota, a ref: nothing reached the provider
+        config = adapter_config(
+            adapter, secret_resolve(tenant=integration.tenant, ref=key["key_ref"])
+        )
+        return integration_call(
+            integration=integration,
+            operation="geocode",
+            fn=lambda: adapter.geocode(config, address),
+        )
+    except (
+        CircuitOpen,
+        ApplicationError,
+    ):  # an open breaker, the quota, a ref: nothing reached the provider
         _release(counter)
         raise

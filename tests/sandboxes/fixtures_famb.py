@@ -1,6 +1,7 @@
 """Sandbox fixtures for the mapping, WADA ADAMS, insurance, registry and non-Stripe payment
 providers. Each starts through `sandbox_factory` (so a spec violation fails the test) and
 points the adapter at the sandbox with its PROVIDER_<NAME>_BASE_URL."""
+
 from __future__ import annotations
 
 import pytest

@@ -6,6 +6,7 @@ REQUEST_DENIED and Google's error_message, as Google answers. Every address geoc
 deterministic point, except addresses starting "nowhere", which are ZERO_RESULTS.
 Run it on its own with `python -m tests.sandboxes.google_maps --port N`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,32 +43,58 @@ class GoogleMapsSandbox(SandboxServer):
         return status, {}, {"status": "UNKNOWN_ERROR", "error_message": message, "results": []}
 
     def violations_response(self, violations: list[SpecViolation]) -> Response:
-        return 200, {}, {"status": "INVALID_REQUEST", "results": [],
-                         "error_message": "; ".join(str(violation) for violation in violations)}
+        return (
+            200,
+            {},
+            {
+                "status": "INVALID_REQUEST",
+                "results": [],
+                "error_message": "; ".join(str(violation) for violation in violations),
+            },
+        )
 
     def authenticate(self, request: SandboxRequest) -> Response | None:
         key = (request.query.get("key") or [""])[0]
         if key in self.api_keys:
             return None
-        message = ("You must use an API key to authenticate each request to Google Maps Platform APIs."
-                   if not key else "The provided API key is invalid. ")
+        message = (
+            "You must use an API key to authenticate each request to Google Maps Platform APIs."
+            if not key
+            else "The provided API key is invalid. "
+        )
         return 200, {}, {"status": "REQUEST_DENIED", "error_message": message, "results": []}
 
     def _geocode(self, request: SandboxRequest) -> Response:
         address = (request.query.get("address") or [""])[0]
         if not address:
-            return 200, {}, {"status": "INVALID_REQUEST", "results": [],
-                             "error_message": "Invalid request. Missing the 'address', 'components', 'latlng' "
-                                              "or 'place_id' parameter."}
+            return (
+                200,
+                {},
+                {
+                    "status": "INVALID_REQUEST",
+                    "results": [],
+                    "error_message": (
+                        "Invalid request. Missing the 'address', 'components', 'latlng' "
+                        "or 'place_id' parameter."
+                    ),
+                },
+            )
         if address.lower().startswith("nowhere"):
             return 200, {}, {"status": "ZERO_RESULTS", "results": []}
         lat, lng = deterministic_point(address)
         result = {
-            "address_components": [{"long_name": address, "short_name": address, "types": ["route"]}],
+            "address_components": [
+                {"long_name": address, "short_name": address, "types": ["route"]}
+            ],
             "formatted_address": address,
-            "geometry": {"location": {"lat": lat, "lng": lng}, "location_type": "ROOFTOP",
-                         "viewport": {"northeast": {"lat": lat + 0.001, "lng": lng + 0.001},
-                                      "southwest": {"lat": lat - 0.001, "lng": lng - 0.001}}},
+            "geometry": {
+                "location": {"lat": lat, "lng": lng},
+                "location_type": "ROOFTOP",
+                "viewport": {
+                    "northeast": {"lat": lat + 0.001, "lng": lng + 0.001},
+                    "southwest": {"lat": lat - 0.001, "lng": lng - 0.001},
+                },
+            },
             "place_id": "ChIJ" + hashlib.sha256(address.encode()).hexdigest()[:23],
             "types": ["street_address"],
         }

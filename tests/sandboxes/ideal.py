@@ -8,10 +8,11 @@ Errors carry errorCode/errorMessage. The base path is /omnikassa-api-sandbox, as
 sandbox host.
 Run it on its own with `python -m tests.sandboxes.ideal --port N`.
 """
+
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.sandboxes.base import Response, SandboxRequest, SandboxServer, run_from_command_line
 
@@ -20,15 +21,27 @@ DEFAULT_REFRESH_TOKEN = "eyJraWQiOiJzYW5kYm94In0.refresh-token-sandbox"
 
 
 class IdealSandbox(SandboxServer):
-    def __init__(self, *, refresh_token: str = DEFAULT_REFRESH_TOKEN, ideal_active: bool = True, **server_options):
+    def __init__(
+        self,
+        *,
+        refresh_token: str = DEFAULT_REFRESH_TOKEN,
+        ideal_active: bool = True,
+        **server_options,
+    ):
         super().__init__(**server_options)
         self.refresh_token = refresh_token
         self.access_tokens: set[str] = set()
-        self.brands = [{"name": "IDEAL", "status": "Active" if ideal_active else "Inactive"},
-                       {"name": "PAYPAL", "status": "Inactive"}, {"name": "MASTERCARD", "status": "Active"}]
+        self.brands = [
+            {"name": "IDEAL", "status": "Active" if ideal_active else "Inactive"},
+            {"name": "PAYPAL", "status": "Inactive"},
+            {"name": "MASTERCARD", "status": "Active"},
+        ]
         self.add_route("GET", f"{BASE_PATH}/gatekeeper/refresh", self._refresh)
-        self.add_route("GET", f"{BASE_PATH}/order/server/api/payment-brands",
-                       lambda request: (200, {}, {"paymentBrands": self.brands}))
+        self.add_route(
+            "GET",
+            f"{BASE_PATH}/order/server/api/payment-brands",
+            lambda request: (200, {}, {"paymentBrands": self.brands}),
+        )
 
     @property
     def api_base_url(self) -> str:
@@ -42,19 +55,37 @@ class IdealSandbox(SandboxServer):
         if request.path.endswith("/gatekeeper/refresh"):
             if bearer == self.refresh_token:
                 return None
-            return 401, {}, {"errorCode": 5001, "errorMessage": "The refresh token is invalid or expired."}
+            return (
+                401,
+                {},
+                {"errorCode": 5001, "errorMessage": "The refresh token is invalid or expired."},
+            )
         if bearer in self.access_tokens:
             return None
-        return 401, {}, {"errorCode": 5001, "errorMessage": "The access token is invalid or expired.",
-                         "consumerMessage": "Something went wrong, please try again."}
+        return (
+            401,
+            {},
+            {
+                "errorCode": 5001,
+                "errorMessage": "The access token is invalid or expired.",
+                "consumerMessage": "Something went wrong, please try again.",
+            },
+        )
 
     def _refresh(self, request: SandboxRequest) -> Response:
         token = secrets.token_urlsafe(32)
         with self._lock:
             self.access_tokens.add(token)
-        valid_until = datetime.now(timezone.utc) + timedelta(hours=8)
-        return 200, {}, {"token": token, "validUntil": valid_until.isoformat(timespec="milliseconds"),
-                         "durationInMillis": 28_800_000}
+        valid_until = datetime.now(UTC) + timedelta(hours=8)
+        return (
+            200,
+            {},
+            {
+                "token": token,
+                "validUntil": valid_until.isoformat(timespec="milliseconds"),
+                "durationInMillis": 28_800_000,
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -7,18 +7,33 @@ optional parameters only; a departure is recorded as a violation and fails the t
 token is 401 {"message": "Not Authorized - Invalid Token"}, as Mapbox answers.
 Run it on its own with `python -m tests.sandboxes.mapbox --port N`.
 """
+
 from __future__ import annotations
 
 from tests.sandboxes.base import Response, SandboxRequest, SandboxServer, run_from_command_line
 from tests.sandboxes.google_maps import deterministic_point
 
 DEFAULT_ACCESS_TOKEN = "pk.eyJ1Ijoic2FuZGJveCJ9.sandbox-token"
-_KNOWN_PARAMETERS = {"q", "access_token", "limit", "permanent", "autocomplete", "bbox", "country", "format",
-                     "language", "proximity", "types", "worldview"}
+_KNOWN_PARAMETERS = {
+    "q",
+    "access_token",
+    "limit",
+    "permanent",
+    "autocomplete",
+    "bbox",
+    "country",
+    "format",
+    "language",
+    "proximity",
+    "types",
+    "worldview",
+}
 
 
 class MapboxSandbox(SandboxServer):
-    def __init__(self, *, access_tokens: tuple[str, ...] = (DEFAULT_ACCESS_TOKEN,), **server_options):
+    def __init__(
+        self, *, access_tokens: tuple[str, ...] = (DEFAULT_ACCESS_TOKEN,), **server_options
+    ):
         super().__init__(**server_options)
         self.access_tokens = set(access_tokens)
         self.add_route("GET", "/search/geocode/v6/forward", self._forward)
@@ -30,7 +45,15 @@ class MapboxSandbox(SandboxServer):
         token = (request.query.get("access_token") or [""])[0]
         if token in self.access_tokens:
             return None
-        return 401, {}, {"message": "Not Authorized - No Token" if not token else "Not Authorized - Invalid Token"}
+        return (
+            401,
+            {},
+            {
+                "message": "Not Authorized - No Token"
+                if not token
+                else "Not Authorized - Invalid Token"
+            },
+        )
 
     def _violation(self, request: SandboxRequest, message: str) -> Response:
         with self._lock:
@@ -50,12 +73,23 @@ class MapboxSandbox(SandboxServer):
         if query.lower().startswith("nowhere"):
             return 200, {}, {"type": "FeatureCollection", "features": [], "attribution": "© Mapbox"}
         lat, lng = deterministic_point(query)
-        feature = {"type": "Feature", "id": "dXJuOm1ieGFkcjpzYW5kYm94",
-                   "geometry": {"type": "Point", "coordinates": [lng, lat]},
-                   "properties": {"mapbox_id": "dXJuOm1ieGFkcjpzYW5kYm94", "feature_type": "address",
-                                  "full_address": query, "name": query.split(",")[0],
-                                  "coordinates": {"longitude": lng, "latitude": lat}}}
-        return 200, {}, {"type": "FeatureCollection", "features": [feature], "attribution": "© Mapbox"}
+        feature = {
+            "type": "Feature",
+            "id": "dXJuOm1ieGFkcjpzYW5kYm94",
+            "geometry": {"type": "Point", "coordinates": [lng, lat]},
+            "properties": {
+                "mapbox_id": "dXJuOm1ieGFkcjpzYW5kYm94",
+                "feature_type": "address",
+                "full_address": query,
+                "name": query.split(",")[0],
+                "coordinates": {"longitude": lng, "latitude": lat},
+            },
+        }
+        return (
+            200,
+            {},
+            {"type": "FeatureCollection", "features": [feature], "attribution": "© Mapbox"},
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ with the signing key for WADA ADAMS; RSA or ECDSA with the registered certificat
 
 Run one on its own: `python -m tests.sandboxes.provider_interfaces --port N` (WADA ADAMS).
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,12 +37,30 @@ TIMESTAMP_TOLERANCE_SECONDS = 300
 
 # What each family's /v1/status says by default, and how its requests are signed.
 FAMILIES = {
-    "wada-adams": {"signing": "hmac", "status": {"organization_code": "SWE-NADO", "organization_name":
-                                                 "Swedish Anti-Doping", "interface_version": "1.0.0"}},
-    "insurance": {"signing": None, "status": {"broker_id": "BRK-1001", "broker_name": "Sports Cover AB",
-                                              "coverage_types": ["accident", "liability", "travel", "equipment"]}},
-    "gov-registries": {"signing": "certificate", "status": {"federation_code": "SBF", "country_code": "SE",
-                                                           "federation_name": "Swedish Badminton Federation"}},
+    "wada-adams": {
+        "signing": "hmac",
+        "status": {
+            "organization_code": "SWE-NADO",
+            "organization_name": "Swedish Anti-Doping",
+            "interface_version": "1.0.0",
+        },
+    },
+    "insurance": {
+        "signing": None,
+        "status": {
+            "broker_id": "BRK-1001",
+            "broker_name": "Sports Cover AB",
+            "coverage_types": ["accident", "liability", "travel", "equipment"],
+        },
+    },
+    "gov-registries": {
+        "signing": "certificate",
+        "status": {
+            "federation_code": "SBF",
+            "country_code": "SE",
+            "federation_name": "Swedish Badminton Federation",
+        },
+    },
 }
 
 _validators: dict[str, SpecValidator] = {}
@@ -57,14 +76,25 @@ def interface_validator(family: str) -> SpecValidator:
 
 
 def _problem(status: int, title: str, detail: str, **extra) -> Response:
-    return status, {"Content-Type": "application/problem+json"}, {
-        "type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return (
+        status,
+        {"Content-Type": "application/problem+json"},
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra},
+    )
 
 
 class ProviderInterfaceSandbox(SandboxServer):
-    def __init__(self, *, family: str = "wada-adams", api_key: str = DEFAULT_API_KEY,
-                 signing_key: str = DEFAULT_SIGNING_KEY, certificates: list[x509.Certificate] = (),
-                 environment: str = "sandbox", status: dict | None = None, **server_options):
+    def __init__(
+        self,
+        *,
+        family: str = "wada-adams",
+        api_key: str = DEFAULT_API_KEY,
+        signing_key: str = DEFAULT_SIGNING_KEY,
+        certificates: list[x509.Certificate] = (),
+        environment: str = "sandbox",
+        status: dict | None = None,
+        **server_options,
+    ):
         super().__init__(validator=interface_validator(family), **server_options)
         self.family = family
         self.api_key = api_key
@@ -81,25 +111,42 @@ class ProviderInterfaceSandbox(SandboxServer):
         accept = partial(self._accept, status=202)
         create = partial(self._accept, status=201)
         if self.family == "wada-adams":
-            return [("POST", "/v1/whereabouts", accept), ("GET", "/v1/tues", self._list_tues),
-                    ("GET", "/v1/test-results", self._list_test_results)]
+            return [
+                ("POST", "/v1/whereabouts", accept),
+                ("GET", "/v1/tues", self._list_tues),
+                ("GET", "/v1/test-results", self._list_test_results),
+            ]
         if self.family == "insurance":
-            return [("POST", "/v1/enrollments", self._enroll), ("POST", "/v1/claims", self._claim),
-                    ("POST", "/v1/premium-quotes", self._quote), ("POST", "/v1/certificates", self._certificate)]
-        return [("POST", "/v1/membership-reports", accept), ("POST", "/v1/grant-applications", create),
-                ("POST", "/v1/facility-registrations", create), ("POST", "/v1/event-reports", accept),
-                ("GET", "/v1/compliance", self._compliance)]
+            return [
+                ("POST", "/v1/enrollments", self._enroll),
+                ("POST", "/v1/claims", self._claim),
+                ("POST", "/v1/premium-quotes", self._quote),
+                ("POST", "/v1/certificates", self._certificate),
+            ]
+        return [
+            ("POST", "/v1/membership-reports", accept),
+            ("POST", "/v1/grant-applications", create),
+            ("POST", "/v1/facility-registrations", create),
+            ("POST", "/v1/event-reports", accept),
+            ("GET", "/v1/compliance", self._compliance),
+        ]
 
     # provider behaviour ------------------------------------------------------------------------
 
     def error_response(self, status: int, message: str) -> Response:
-        return _problem(status, {503: "Service Unavailable", 429: "Too Many Requests"}.get(status, "Error"), message)
+        return _problem(
+            status,
+            {503: "Service Unavailable", 429: "Too Many Requests"}.get(status, "Error"),
+            message,
+        )
 
     def violations_response(self, violations: list[SpecViolation]) -> Response:
         errors: dict[str, list[str]] = {}
         for violation in violations:
             errors.setdefault(violation.param or "body", []).append(violation.message)
-        return _problem(400, "Bad Request", "The request does not match the interface.", errors=errors)
+        return _problem(
+            400, "Bad Request", "The request does not match the interface.", errors=errors
+        )
 
     def authenticate(self, request: SandboxRequest) -> Response | None:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -108,16 +155,32 @@ class ProviderInterfaceSandbox(SandboxServer):
         if self.signing is None:
             return None
         timestamp = request.headers.get("x-hub-timestamp", "")
-        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > TIMESTAMP_TOLERANCE_SECONDS:
-            return _problem(401, "Unauthorized", "X-Hub-Timestamp is missing or too far from the provider's clock.")
+        if (
+            not timestamp.isdigit()
+            or abs(time.time() - int(timestamp)) > TIMESTAMP_TOLERANCE_SECONDS
+        ):
+            return _problem(
+                401,
+                "Unauthorized",
+                "X-Hub-Timestamp is missing or too far from the provider's clock.",
+            )
         message = f"{timestamp}.".encode() + request.body
         signature = request.headers.get("x-hub-signature", "")
-        verified = self._verify_hmac(message, signature) if self.signing == "hmac" else \
-            self._verify_certificate(message, signature, request.headers.get("x-hub-certificate-sha256", ""))
-        return None if verified else _problem(401, "Unauthorized", "X-Hub-Signature does not verify.")
+        verified = (
+            self._verify_hmac(message, signature)
+            if self.signing == "hmac"
+            else self._verify_certificate(
+                message, signature, request.headers.get("x-hub-certificate-sha256", "")
+            )
+        )
+        return (
+            None if verified else _problem(401, "Unauthorized", "X-Hub-Signature does not verify.")
+        )
 
     def _verify_hmac(self, message: bytes, signature: str) -> bool:
-        expected = "sha256=" + hmac.new(self.signing_key.encode(), message, hashlib.sha256).hexdigest()
+        expected = (
+            "sha256=" + hmac.new(self.signing_key.encode(), message, hashlib.sha256).hexdigest()
+        )
         return hmac.compare_digest(signature.encode(), expected.encode())
 
     def _verify_certificate(self, message: bytes, signature: str, fingerprint: str) -> bool:
@@ -146,49 +209,120 @@ class ProviderInterfaceSandbox(SandboxServer):
 
     def _accept(self, request: SandboxRequest, *, status: int) -> Response:
         self._record(request)
-        return status, {}, {"id": f"sbx_{secrets.token_hex(8)}", "status": "received",
-                            "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        return (
+            status,
+            {},
+            {
+                "id": f"sbx_{secrets.token_hex(8)}",
+                "status": "received",
+                "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
 
     def _list_tues(self, request: SandboxRequest) -> Response:
         self._record(request)
         pool = request.query["athlete_pool_id"][0]
-        return 200, {}, {"items": [{"tue_id": "TUE-1", "athlete_id": f"{pool}-A1", "substance": "salbutamol",
-                                    "status": "approved", "valid_from": "2026-01-01", "valid_until": "2026-12-31"}]}
+        return (
+            200,
+            {},
+            {
+                "items": [
+                    {
+                        "tue_id": "TUE-1",
+                        "athlete_id": f"{pool}-A1",
+                        "substance": "salbutamol",
+                        "status": "approved",
+                        "valid_from": "2026-01-01",
+                        "valid_until": "2026-12-31",
+                    }
+                ]
+            },
+        )
 
     def _list_test_results(self, request: SandboxRequest) -> Response:
         self._record(request)
         pool = request.query["athlete_pool_id"][0]
-        return 200, {}, {"items": [{"test_id": "T-77", "athlete_id": f"{pool}-A1", "sample_type": "urine",
-                                    "collected_at": "2026-03-01T08:00:00Z", "reported_at": "2026-03-09T12:00:00Z",
-                                    "result": "negative"}]}
+        return (
+            200,
+            {},
+            {
+                "items": [
+                    {
+                        "test_id": "T-77",
+                        "athlete_id": f"{pool}-A1",
+                        "sample_type": "urine",
+                        "collected_at": "2026-03-01T08:00:00Z",
+                        "reported_at": "2026-03-09T12:00:00Z",
+                        "result": "negative",
+                    }
+                ]
+            },
+        )
 
     def _enroll(self, request: SandboxRequest) -> Response:
         body = self._record(request)
-        return 201, {}, {"enrollment_id": f"ENR-{body['member']['member_id']}", "status": "active",
-                         "policy_number": f"POL-{body['policy_group_id']}"}
+        return (
+            201,
+            {},
+            {
+                "enrollment_id": f"ENR-{body['member']['member_id']}",
+                "status": "active",
+                "policy_number": f"POL-{body['policy_group_id']}",
+            },
+        )
 
     def _claim(self, request: SandboxRequest) -> Response:
         body = self._record(request)
         if body["coverage_type"] not in self.status["coverage_types"]:
-            return _problem(422, "Unprocessable Content", f"coverage '{body['coverage_type']}' is not in the policy")
+            return _problem(
+                422,
+                "Unprocessable Content",
+                f"coverage '{body['coverage_type']}' is not in the policy",
+            )
         return 201, {}, {"claim_id": f"CLM-{secrets.token_hex(4)}", "status": "received"}
 
     def _quote(self, request: SandboxRequest) -> Response:
         body = self._record(request)
         premium = 120 * body["member_count"] * len(body["coverage_types"])
-        return 200, {}, {"quote_id": f"Q-{secrets.token_hex(4)}", "valid_until": "2026-12-31",
-                         "premium": {"value": f"{premium}.00", "currency": "SEK"}}
+        return (
+            200,
+            {},
+            {
+                "quote_id": f"Q-{secrets.token_hex(4)}",
+                "valid_until": "2026-12-31",
+                "premium": {"value": f"{premium}.00", "currency": "SEK"},
+            },
+        )
 
     def _certificate(self, request: SandboxRequest) -> Response:
         body = self._record(request)
         certificate_id = f"CERT-{body['member_id']}"
-        return 201, {}, {"certificate_id": certificate_id, "valid_until": "2026-12-31",
-                         "document_url": f"https://insurer.example/certificates/{certificate_id}.pdf"}
+        return (
+            201,
+            {},
+            {
+                "certificate_id": certificate_id,
+                "valid_until": "2026-12-31",
+                "document_url": f"https://insurer.example/certificates/{certificate_id}.pdf",
+            },
+        )
 
     def _compliance(self, request: SandboxRequest) -> Response:
         self._record(request)
-        return 200, {}, {"status": "action_required", "findings": [
-            {"code": "AGM-MINUTES", "summary": "Annual meeting minutes not filed", "due_on": "2026-06-30"}]}
+        return (
+            200,
+            {},
+            {
+                "status": "action_required",
+                "findings": [
+                    {
+                        "code": "AGM-MINUTES",
+                        "summary": "Annual meeting minutes not filed",
+                        "due_on": "2026-06-30",
+                    }
+                ],
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ The CA and certificates are made with trustme. `client_certificate_pem()` issues
 certificate; `ca_bundle_path(dir)` writes the CA the hub's adapter must trust.
 Run it on its own with `python -m tests.sandboxes.swish --port N`.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,15 +51,24 @@ class _TlsHTTPServer(_HTTPServer):
 
     def get_request(self):
         connection, address = super().get_request()
-        return self.ssl_context.wrap_socket(connection, server_side=True, do_handshake_on_connect=False), address
+        return self.ssl_context.wrap_socket(
+            connection, server_side=True, do_handshake_on_connect=False
+        ), address
 
     def handle_error(self, request, client_address):
-        self.sandbox.handshake_failures += 1  # a refused client certificate is expected, not a crash
+        self.sandbox.handshake_failures += (
+            1  # a refused client certificate is expected, not a crash
+        )
 
 
 class SwishSandbox(SandboxServer):
-    def __init__(self, *, merchants: tuple[str, ...] = (DEFAULT_MERCHANT,), ca: trustme.CA | None = None,
-                 **server_options):
+    def __init__(
+        self,
+        *,
+        merchants: tuple[str, ...] = (DEFAULT_MERCHANT,),
+        ca: trustme.CA | None = None,
+        **server_options,
+    ):
         super().__init__(**server_options)
         self.ca = ca or trustme.CA()
         self.server_certificate = self.ca.issue_cert("127.0.0.1", "localhost")
@@ -66,7 +76,9 @@ class SwishSandbox(SandboxServer):
         self.payment_requests: dict[str, dict] = {}
         self.handshake_failures = 0
         self._peer = threading.local()
-        self.add_route("GET", f"{BASE_PATH}/api/v1/paymentrequests/{{payment_request_id}}", self._retrieve)
+        self.add_route(
+            "GET", f"{BASE_PATH}/api/v1/paymentrequests/{{payment_request_id}}", self._retrieve
+        )
 
     # TLS -------------------------------------------------------------------------------------
 
@@ -81,8 +93,12 @@ class SwishSandbox(SandboxServer):
     def start(self) -> SwishSandbox:
         self._http = _TlsHTTPServer((self.host, self.port), _TlsRequestHandler, self)
         self.port = self._http.server_address[1]
-        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name=f"SwishSandbox:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"SwishSandbox:{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -94,7 +110,9 @@ class SwishSandbox(SandboxServer):
     def api_base_url(self) -> str:
         return self.url + BASE_PATH
 
-    def client_certificate_pem(self, merchant: str = DEFAULT_MERCHANT, *, ca: trustme.CA | None = None) -> str:
+    def client_certificate_pem(
+        self, merchant: str = DEFAULT_MERCHANT, *, ca: trustme.CA | None = None
+    ) -> str:
         """A merchant certificate with its private key, in one PEM, as the hub stores it."""
         leaf = (ca or self.ca).issue_cert(f"merchant-{merchant}.swish.test", common_name=merchant)
         return leaf.cert_chain_pems[0].bytes().decode() + leaf.private_key_pem.bytes().decode()
@@ -113,8 +131,17 @@ class SwishSandbox(SandboxServer):
         super()._handle(http)
 
     def error_response(self, status: int, message: str) -> Response:
-        return status, {}, [{"errorCode": "ACMT07" if status < 500 else "FF08", "errorMessage": message,
-                             "additionalInformation": None}]
+        return (
+            status,
+            {},
+            [
+                {
+                    "errorCode": "ACMT07" if status < 500 else "FF08",
+                    "errorMessage": message,
+                    "additionalInformation": None,
+                }
+            ],
+        )
 
     def authenticate(self, request: SandboxRequest) -> Response | None:
         if getattr(self._peer, "merchant", "") in self.merchants:
@@ -125,7 +152,9 @@ class SwishSandbox(SandboxServer):
         payment_request_id = request.path_params["payment_request_id"]
         if not re.fullmatch(r"[0-9A-F]{32}", payment_request_id):
             with self._lock:
-                self._violations.append(f"GET {request.path}: a Swish id is 32 upper-case hex digits")
+                self._violations.append(
+                    f"GET {request.path}: a Swish id is 32 upper-case hex digits"
+                )
         found = self.payment_requests.get(payment_request_id)
         return (200, {}, found) if found else (404, {}, b"")
 
