@@ -14,6 +14,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # Before admin.site.urls, whose catch-all would answer these paths with a 404.
+    path("admin/settings/integrations/", include("integrations.admin_wizard.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("webhooks/", include("webhooks.inbound_urls")),

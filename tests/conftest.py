@@ -33,6 +33,8 @@ def pytest_collection_modifyitems(config, items):
         missing["redis"] = "REDIS_URL is not set or not reachable"
     if not os.environ.get("MQTT_BROKER_URL") or not _reachable(os.environ["MQTT_BROKER_URL"], 1883):
         missing["mqtt"] = "MQTT_BROKER_URL is not set or not reachable"
+    if not os.access(os.environ.get("HUB_CHROMIUM_PATH") or "/usr/bin/chromium", os.X_OK):
+        missing["browser"] = "no Chromium at /usr/bin/chromium (or HUB_CHROMIUM_PATH)"
     for item in items:
         for marker, reason in missing.items():
             if item.get_closest_marker(marker):
