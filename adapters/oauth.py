@@ -257,7 +257,8 @@ OAUTH_PROVIDERS: dict[str, OAuthProvider] = {p.key: p for p in (
         token_url="https://api.x.com/2/oauth2/token",
         default_scopes=("tweet.read", "tweet.write", "users.read", "offline.access"),
         client_auth="client_secret_basic", pkce=True,
-        docs=("https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code",)),
+        docs=("https://docs.x.com/fundamentals/authentication/oauth-2-0/user-access-token",
+              "https://docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code")),
     OAuthProvider(
         key="twitch", display_name="Twitch", authorize_url="https://id.twitch.tv/oauth2/authorize",
         token_url="https://id.twitch.tv/oauth2/token",
@@ -291,8 +292,11 @@ OAUTH_PROVIDERS: dict[str, OAuthProvider] = {p.key: p for p in (
         authorize_url="https://identity.vismaonline.com/connect/authorize",
         token_url="https://identity.vismaonline.com/connect/token",
         default_scopes=("ea:api", "offline_access", "ea:sales", "ea:accounting"),
+        # prompt=login is part of Visma's documented authorize request: the user picks the company
+        # at login. Refresh tokens are single-use; every refresh returns a new one.
         client_auth="client_secret_basic", pkce=False, extra_authorize_params=(("prompt", "login"),),
-        docs=("https://developer.vismaonline.com/docs/authentication",)),
+        docs=("https://developer.vismaonline.com/docs/authentication",
+              "https://developer.vismaonline.com/docs/change-to-our-new-identity-server")),
 )}
 
 

@@ -91,7 +91,8 @@ def integration_list_view(request):
 def choose_family_view(request):
     if not _writable_tenants(request):
         raise PermissionDenied("only tenant admins add integrations")
-    choices = [{"slug": slug, "label": spec.label or slug, "providers": [b.display_name for b in spec.providers.values()]}
+    choices = [{"slug": slug, "label": spec.label or slug,
+                "providers": [binding.display_name for binding in spec.providers.values()]}
                for slug, spec in sorted(families().items(), key=lambda item: item[1].label or item[0])]
     return _render(request, "choose_family.html", "Add an integration", {"families": choices})
 

@@ -18,23 +18,33 @@ from integrations.oauth.services import oauth_complete, oauth_start
 from integrations.oauth.state import state_consume
 
 
+class OAuthStartInputSerializer(StrictSerializer):
+    redirect_uri = serializers.URLField(max_length=1000, required=False)
+
+
+class OAuthStartSerializer(serializers.Serializer):
+    authorization_url = serializers.URLField()
+    state = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class OAuthConnectedSerializer(serializers.Serializer):
+    integration_id = serializers.UUIDField(source="pk")
+    family = serializers.CharField()
+    provider = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField(), source="oauth_scopes")
+    connected_at = serializers.DateTimeField(source="oauth_connected_at")
+
+
 class OAuthStartApi(FamilyApi):
-    class InputSerializer(StrictSerializer):
-        redirect_uri = serializers.URLField(max_length=1000, required=False)
-
-    class OutputSerializer(serializers.Serializer):
-        authorization_url = serializers.URLField()
-        state = serializers.CharField()
-        expires_at = serializers.DateTimeField()
-
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(request=OAuthStartInputSerializer, responses=OAuthStartSerializer)
     def post(self, request, pk):
         integration = self.get_integration(pk)
-        body = self.InputSerializer(data=request.data or {})
+        body = OAuthStartInputSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         started = oauth_start(integration=integration, redirect_uri=body.validated_data.get("redirect_uri"),
                               return_to="", actor=self.actor)
-        return Response(self.OutputSerializer(started).data)
+        return Response(OAuthStartSerializer(started).data)
 
 
 class OAuthCallbackApi(APIView):
@@ -43,17 +53,10 @@ class OAuthCallbackApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    class OutputSerializer(serializers.Serializer):
-        integration_id = serializers.UUIDField(source="pk")
-        family = serializers.CharField()
-        provider = serializers.CharField()
-        scopes = serializers.ListField(child=serializers.CharField(), source="oauth_scopes")
-        connected_at = serializers.DateTimeField(source="oauth_connected_at")
-
     @extend_schema(
         parameters=[OpenApiParameter(name, OpenApiTypes.STR, required=name == "state")
                     for name in ("state", "code", "error", "error_description")],
-        responses=OutputSerializer, auth=[])
+        responses=OAuthConnectedSerializer, auth=[])
     def get(self, request):
         # Providers add their own parameters (scope, iss, session_state, realmId, ...): read what
         # the flow needs and ignore the rest instead of refusing the user's redirect.
@@ -73,7 +76,7 @@ class OAuthCallbackApi(APIView):
             messages.success(request._request, f"Connected {integration.display_name} to its provider.",
                              fail_silently=True)
             return HttpResponseRedirect(completion.return_to)
-        data = {"status": "connected", **self.OutputSerializer(integration).data}
+        data = {"status": "connected", **OAuthConnectedSerializer(integration).data}
         if "text/html" in request.META.get("HTTP_ACCEPT", ""):
             return HttpResponse(format_html(
                 "<!doctype html><html><head><meta charset='utf-8'><title>Connected</title></head>"

@@ -3,7 +3,9 @@ from the family serializer, pasted secrets, lifecycle buttons and the usage pane
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -208,3 +210,52 @@ def test_connect_redirects_to_the_provider_with_the_admin_page_to_return_to(fina
     response = finance_officer.post(reverse("integrations_wizard:connect", args=[integration.pk]))
 
     assert response.status_code == 302 and response["Location"].startswith(server.authorize_url + "?")
+
+
+def _follow_to_callback(response) -> str:
+    """The browser at the provider: the authorization server answers with the redirect back."""
+    at_provider = httpx.get(response["Location"], follow_redirects=False)
+    assert at_provider.status_code == 302
+    back = urlsplit(at_provider.headers["location"])
+    return f"{back.path}?{back.query}"
+
+
+def test_a_connect_started_in_the_admin_returns_to_the_integration_page(finance_officer, tenant, oauth_server_for):
+    oauth_server_for("fortnox")
+    integration = _fortnox(tenant, oauth_client_id="hub-client-0001",
+                           oauth_client_secret_ref=secret_store(tenant=tenant, name="fx",
+                                                                value="hub-client-secret-0123456789abcdef"))
+
+    callback = _follow_to_callback(finance_officer.post(reverse("integrations_wizard:connect", args=[integration.pk])))
+    response = finance_officer.get(callback, follow=True)
+
+    assert response.redirect_chain == [(reverse("integrations_wizard:detail", args=[integration.pk]), 302)]
+    page = response.content.decode()
+    assert "Connected Fortnox (bokföring) to its provider." in page
+    assert re.search(r'id="oauth-state">connected ', page)
+    integration.refresh_from_db()
+    assert integration.oauth_access_token_ref.endswith("-access/1")
+    assert secret_resolve(tenant=tenant, ref=integration.oauth_access_token_ref) not in page
+
+
+def test_a_declined_connect_started_in_the_admin_shows_why(finance_officer, tenant, oauth_server_for):
+    server = oauth_server_for("fortnox")
+    server.deny_next()
+    integration = _fortnox(tenant, oauth_client_id="hub-client-0001",
+                           oauth_client_secret_ref=secret_store(tenant=tenant, name="fx", value="x" * 12))
+
+    callback = _follow_to_callback(finance_officer.post(reverse("integrations_wizard:connect", args=[integration.pk])))
+    response = finance_officer.get(callback, follow=True)
+
+    page = response.content.decode()
+    assert "Connecting failed: Fortnox did not grant access (access_denied: The user denied access)" in page
+    assert re.search(r'id="oauth-state">not connected', page)
+
+
+def test_connect_without_client_credentials_is_a_message(finance_officer, tenant):
+    integration = _fortnox(tenant, oauth_client_id="")
+
+    response = finance_officer.post(reverse("integrations_wizard:connect", args=[integration.pk]), follow=True)
+
+    assert "Cannot connect: set oauth_client_id and oauth_client_secret_ref before connecting" in \
+        response.content.decode()

@@ -470,3 +470,18 @@ def test_two_workers_refreshing_at_once_spend_the_refresh_token_once(tenant, api
     assert [r["grant_type"] for r in server.token_requests] == ["authorization_code", "refresh_token"]
     integration.refresh_from_db()
     assert integration.status == Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_a_browser_finishing_an_api_started_flow_gets_a_small_connected_page(tenant, api, oauth_server_for):
+    oauth_server_for("google")
+    integration = _integration(tenant)
+    integration.display_name = "<b>Club calendar</b>"
+    integration.save()
+
+    response = Client().get(_authorize(_start(api, integration).json()["authorization_url"]),
+                            HTTP_ACCEPT="text/html,application/xhtml+xml")
+
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "&lt;b&gt;Club calendar&lt;/b&gt; is connected to google" in page and "<b>Club" not in page
