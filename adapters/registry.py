@@ -4,9 +4,19 @@ from __future__ import annotations
 from types import ModuleType
 
 from adapters.providers import stripe
+from adapters.providers import facebook, google_calendar, ical, instagram, mux, outlook, twitch, x, youtube
 
 PROVIDERS: dict[str, ModuleType] = {
     stripe.key: stripe,
+    google_calendar.key: google_calendar,
+    outlook.key: outlook,
+    ical.key: ical,
+    facebook.key: facebook,
+    instagram.key: instagram,
+    x.key: x,
+    youtube.key: youtube,
+    twitch.key: twitch,
+    mux.key: mux,
 }
 
 

@@ -14,6 +14,7 @@ the reference verifier is mux-node-sdk `src/resources/webhooks/webhooks.ts`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Self
 
 from adapters.errors import ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
@@ -125,16 +126,25 @@ class MuxVideoClient:
     """The Mux Video API for one access token, on one pooled ProviderHttpClient."""
 
     def __init__(self, config: Config) -> None:
-        self._http = ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds,
-                                        auth=(config.token_id, config.token_secret),
-                                        default_headers={"Accept": "application/json"})
+        self._http = ProviderHttpClient(
+            key,
+            config.base_url,
+            timeout=config.timeout_seconds,
+            auth=(config.token_id, config.token_secret),
+            default_headers={"Accept": "application/json"},
+        )
 
     def list_live_streams(self, *, limit: int = 25, page: int = 1) -> list[dict]:
-        response = self._http.request("GET", "/video/v1/live-streams", params={"limit": limit, "page": page})
+        response = self._http.request(
+            "GET", "/video/v1/live-streams", params={"limit": limit, "page": page}
+        )
         data = self._data(response, "GET /video/v1/live-streams")
         if not isinstance(data, list):
-            raise ProviderUnavailable("Mux answered GET /video/v1/live-streams without a list", provider=key,
-                                      code="malformed_response")
+            raise ProviderUnavailable(
+                "Mux answered GET /video/v1/live-streams without a list",
+                provider=key,
+                code="malformed_response",
+            )
         return [stream for stream in data if isinstance(stream, dict)]
 
     @staticmethod
@@ -144,14 +154,17 @@ class MuxVideoClient:
         except ValueError:
             body = None
         if not isinstance(body, dict) or "data" not in body:
-            raise ProviderUnavailable(f"Mux answered {where} without a data member", provider=key,
-                                      code="malformed_response")
+            raise ProviderUnavailable(
+                f"Mux answered {where} without a data member",
+                provider=key,
+                code="malformed_response",
+            )
         return body["data"]
 
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> MuxVideoClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -163,5 +176,7 @@ def validate(config: Config) -> ValidationResult:
     with MuxVideoClient(config) as client:
         streams = client.list_live_streams(limit=1)
     found = "has live streams" if streams else "has no live streams yet"
-    return ValidationResult(message=f"authenticated with Mux Video; the environment {found}",
-                            details={"live_streams_seen": len(streams)})
+    return ValidationResult(
+        message=f"authenticated with Mux Video; the environment {found}",
+        details={"live_streams_seen": len(streams)},
+    )

@@ -47,6 +47,9 @@ class FamilySpec:
 
 FAMILY_MODULES = [
     "integrations.families.payment_gateways",
+    "integrations.families.calendars",
+    "integrations.families.social_media",
+    "integrations.families.streaming",
 ]
 
 _registry: dict[str, FamilySpec] = {}
