@@ -81,7 +81,8 @@ class JwksCache:
                 self._url = url
             now = clock()
             expired = self._fetched_at is None or now - self._fetched_at > settings.OIDC_JWKS_CACHE_SECONDS
-            may_fetch = self._attempted_at is None or now - self._attempted_at >= MIN_REFETCH_INTERVAL_SECONDS
+            may_fetch = (self._attempted_at is None
+                         or now - self._attempted_at >= MIN_REFETCH_INTERVAL_SECONDS)
             if may_fetch and (expired or kid not in self._keys):
                 self._attempted_at = now
                 try:

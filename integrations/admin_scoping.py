@@ -75,7 +75,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
             writable = admin_tenants(request.user, write=True)
             if related is Tenant:
                 kwargs["queryset"] = writable
-                single = self._single_tenant(request) if db_field.name == self.tenant_lookup == "tenant" else None
+                owns_tenant_field = db_field.name == self.tenant_lookup == "tenant"
+                single = self._single_tenant(request) if owns_tenant_field else None
                 if single is not None:
                     # Hidden and fixed (a disabled field ignores what is posted), yet kept in the
                     # form rather than excluded, so unique constraints that include the tenant
@@ -96,7 +97,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
             # An action receives the selected *visible* rows; a member's read-only tenants
             # are visible too, and must not be changed by it.
             if not request.user.is_superuser:
-                queryset = queryset.filter(**{f"{self.tenant_lookup}__in": admin_tenants(request.user, write=True)})
+                writable = admin_tenants(request.user, write=True)
+                queryset = queryset.filter(**{f"{self.tenant_lookup}__in": writable})
             return func(modeladmin, request, queryset)
 
         return on_writable_rows_only, name, description
@@ -106,7 +108,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
         if self._can_write(request):
             return actions
         # Read-only users keep only actions that declare their permissions (e.g. ["view"]).
-        return {name: action for name, action in actions.items() if hasattr(action[0], "allowed_permissions")}
+        return {name: action for name, action in actions.items()
+                if hasattr(action[0], "allowed_permissions")}
 
     def _single_tenant(self, request) -> Tenant | None:
         if request.user.is_superuser:

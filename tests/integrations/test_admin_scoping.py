@@ -35,6 +35,11 @@ def change(obj) -> str:
     return reverse(f"admin:integrations_{obj._meta.model_name}_change", args=[obj.pk])
 
 
+def key_form(*, name: str) -> dict:
+    """The ApiKey change form as a browser posts it: only name and revoked_at are editable."""
+    return {"name": name, "revoked_at_0": "", "revoked_at_1": ""}
+
+
 @pytest.fixture
 def keys(tenant, other_tenant):
     own, _ = api_key_create(tenant=tenant, name="alpha-mobile", scopes=["*:read"])
@@ -65,8 +70,10 @@ def test_tenant_admin_sees_only_their_tenants_keys(alpha_admin, keys):
 
 
 def test_tenant_admin_sees_only_their_tenants_memberships(alpha_admin, tenant, other_tenant):
-    beta_user = tenant_user_create(tenant=other_tenant, username="beta-admin", password=PASSWORD, role="admin")
-    alpha_member = tenant_user_create(tenant=tenant, username="alpha-coach", password=PASSWORD, role="member")
+    beta_user = tenant_user_create(tenant=other_tenant, username="beta-admin", password=PASSWORD,
+                                   role="admin")
+    alpha_member = tenant_user_create(tenant=tenant, username="alpha-coach", password=PASSWORD,
+                                      role="member")
 
     response = alpha_admin.get(changelist(Membership))
 
@@ -80,7 +87,7 @@ def test_tenant_admin_sees_only_their_tenants_memberships(alpha_admin, tenant, o
 def test_tenant_admin_edits_their_own_key(alpha_admin, keys):
     own, _ = keys
 
-    response = alpha_admin.post(change(own), {"name": "alpha-renamed", "revoked_at_0": "", "revoked_at_1": ""})
+    response = alpha_admin.post(change(own), key_form(name="alpha-renamed"))
 
     assert response.status_code == 302
     assert response["Location"] == changelist(ApiKey)
@@ -93,7 +100,7 @@ def test_tenant_admin_cannot_open_or_edit_another_tenants_key(alpha_admin, keys)
     _, foreign = keys
 
     opened = alpha_admin.get(change(foreign))
-    posted = alpha_admin.post(change(foreign), {"name": "hijacked", "revoked_at_0": "", "revoked_at_1": ""})
+    posted = alpha_admin.post(change(foreign), key_form(name="hijacked"))
 
     assert opened.status_code == 302 and opened["Location"] == reverse("admin:index")
     assert posted.status_code == 302 and posted["Location"] == reverse("admin:index")
@@ -184,7 +191,7 @@ def test_member_can_view_but_not_change(alpha_member, keys):
 
     listed = alpha_member.get(changelist(ApiKey))
     viewed = alpha_member.get(change(own))
-    posted = alpha_member.post(change(own), {"name": "renamed-by-member", "revoked_at_0": "", "revoked_at_1": ""})
+    posted = alpha_member.post(change(own), key_form(name="renamed-by-member"))
     revoked = alpha_member.post(changelist(ApiKey), {"action": "revoke", "_selected_action": [own.pk]})
     add_page = _membership_add_page(alpha_member)
 

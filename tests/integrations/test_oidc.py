@@ -101,7 +101,8 @@ def _now() -> int:
 @pytest.mark.parametrize("overrides, detail", [
     pytest.param({"exp": _now() - 3600, "iat": _now() - 7200, "nbf": _now() - 7200},
                  "token has expired", id="expired"),
-    pytest.param({"iss": "http://127.0.0.1:1/realms/other"}, "token issuer is not trusted", id="wrong-issuer"),
+    pytest.param({"iss": "http://127.0.0.1:1/realms/other"}, "token issuer is not trusted",
+                 id="wrong-issuer"),
     pytest.param({"aud": "some-other-client"}, "token audience is not this service", id="wrong-audience"),
     pytest.param({"tenant_id": "gamma"}, "token names an unknown tenant", id="unknown-tenant"),
     pytest.param({"tenant_id": "00000000-0000-0000-0000-000000000000"}, "token names an unknown tenant",

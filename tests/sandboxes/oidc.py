@@ -142,7 +142,8 @@ class OidcIssuer:
         elif alg == "HS256":
             signature = hmac.new(self.public_pem(), signing_input, hashlib.sha256).digest()
         elif alg == "RS256":
-            signature = self._keys[self.current_kid].sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+            key = self._keys[self.current_kid]
+            signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
         else:
             raise ValueError(f"forge() knows RS256, HS256 and none, not {alg}")
         return signing_input.decode() + "." + _b64url(signature)
