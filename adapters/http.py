@@ -10,11 +10,12 @@ import os
 import re
 import time
 from email.utils import parsedate_to_datetime
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from adapters.errors import ProviderRejected, ProviderUnavailable, classify_http_status
+from adapters.errors import ProviderError, ProviderRejected, ProviderUnavailable, classify_http_status
 from adapters.redaction import redact
 
 ERROR_TEXT_LIMIT = 300
@@ -23,14 +24,21 @@ ERROR_TEXT_LIMIT = 300
 _REDACTION_WINDOW = 4096
 
 
+ErrorClassifier = Callable[[httpx.Response, ProviderError], ProviderError]
+
+
 class ProviderHttpClient:
     """A pooled httpx client for one provider config. Thread-safe; close it when done."""
 
     def __init__(self, provider: str, base_url: str, *, timeout: float,
-                 default_headers: dict | None = None, auth: Any = None, verify: Any = True) -> None:
+                 default_headers: dict | None = None, auth: Any = None, verify: Any = True,
+                 classify_error: ErrorClassifier | None = None) -> None:
         # `verify` takes an ssl.SSLContext for providers that authenticate the client by its
         # TLS certificate (Swish) or serve a private CA.
+        # `classify_error` lets a provider correct the status-only classification from its
+        # error body (Google's 403 quotaExceeded is a rate limit, Meta's 400 code 190 a bad token).
         self.provider = provider
+        self._classify_error = classify_error
         self.base_url = base_url
         self._client = httpx.Client(base_url=base_url, timeout=timeout, headers=default_headers or {},
                                     auth=auth, verify=verify, follow_redirects=False)
@@ -56,12 +64,15 @@ class ProviderHttpClient:
                 f"{self.provider}: {where} failed ({type(exc).__name__}): {_error_text(str(exc))}",
                 provider=self.provider, code="connection_failed") from exc
         if response.status_code >= 400:
-            raise classify_http_status(
+            error = classify_http_status(
                 response.status_code, provider=self.provider,
                 message=f"{self.provider} answered {response.status_code} to {where}: "
                         f"{_error_text(response.text)}",
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
+            if self._classify_error is not None:
+                error = self._classify_error(response, error)
+            raise error
         return response
 
     def close(self) -> None:

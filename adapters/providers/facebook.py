@@ -29,6 +29,7 @@ from urllib.parse import quote
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
 from adapters.types import ValidationResult
+from adapters.vendor_errors import meta_graph_errors
 
 key = "facebook"
 display_name = "Facebook"
@@ -65,6 +66,7 @@ def graph_get(provider: str, config, node: str, *, fields: str) -> dict:
         config.base_url,
         timeout=config.timeout_seconds,
         default_headers={"Authorization": f"Bearer {config.access_token}"},
+        classify_error=meta_graph_errors,
     ) as client:
         response = client.request("GET", path, params=params)
     try:

@@ -29,6 +29,7 @@ import httpx
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
 from adapters.types import ValidationResult
+from adapters.vendor_errors import google_errors
 
 key = "google_calendar"
 display_name = "Google Calendar"
@@ -58,7 +59,8 @@ def _client(config: Config) -> ProviderHttpClient:
     if config.access_token:
         headers["Authorization"] = f"Bearer {config.access_token}"
     return ProviderHttpClient(
-        key, config.base_url, timeout=config.timeout_seconds, default_headers=headers
+        key, config.base_url, timeout=config.timeout_seconds, default_headers=headers,
+        classify_error=google_errors,
     )
 
 

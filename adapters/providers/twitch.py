@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
 from adapters.types import ValidationResult
+from adapters.vendor_errors import reset_header_errors
 
 key = "twitch"
 display_name = "Twitch"
@@ -48,6 +49,8 @@ def get_users(config: Config) -> list[dict]:
             "Client-Id": config.client_id,
             "Authorization": f"Bearer {config.access_token}",
         },
+        # https://dev.twitch.tv/docs/api/guide/#twitch-rate-limits: Ratelimit-Reset is epoch seconds
+        classify_error=reset_header_errors("Ratelimit-Reset"),
     ) as client:
         response = client.request("GET", "/helix/users", params=params)
     try:

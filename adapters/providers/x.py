@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
 from adapters.types import ValidationResult
+from adapters.vendor_errors import reset_header_errors
 
 key = "x"
 display_name = "X"
@@ -41,6 +42,8 @@ def authenticated_user(config: Config) -> dict:
         config.base_url,
         timeout=config.timeout_seconds,
         default_headers={"Authorization": f"Bearer {config.access_token}"},
+        # https://docs.x.com/x-api/fundamentals/rate-limits: x-rate-limit-reset is epoch seconds
+        classify_error=reset_header_errors("x-rate-limit-reset"),
     ) as client:
         response = client.request("GET", "/2/users/me")
     try:

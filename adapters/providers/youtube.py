@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
 from adapters.types import ValidationResult
+from adapters.vendor_errors import google_errors
 
 key = "youtube"
 display_name = "YouTube"
@@ -58,7 +59,8 @@ def list_channels(config: Config, *, part: str = "id") -> list[dict]:
     else:
         params["key"] = config.api_key
     with ProviderHttpClient(
-        key, config.base_url, timeout=config.timeout_seconds, default_headers=headers
+        key, config.base_url, timeout=config.timeout_seconds, default_headers=headers,
+        classify_error=google_errors,
     ) as client:
         response = client.request("GET", "/youtube/v3/channels", params=params)
     try:
