@@ -41,7 +41,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import firebase_admin
 import google.auth.exceptions
@@ -155,6 +155,8 @@ def _initialise_app(config: Config, name: str) -> firebase_admin.App:
     except ValueError:
         raise ProviderAuthFailed("the FCM service account key cannot be loaded", provider=key,
                                  code="invalid_service_account") from None
+    if config.base_url.rstrip("/") != DEFAULT_BASE_URL or config.token_url:
+        _pin_no_op_access_boundary(credential.get_credential())
     app = firebase_admin.initialize_app(
         credential, options={"projectId": config.project_id, "httpTimeout": config.timeout_seconds}, name=name)
     service = messaging._get_messaging_service(app)
@@ -162,6 +164,17 @@ def _initialise_app(config: Config, name: str) -> firebase_admin.App:
     service._fcm_url = base + _SEND_PATH.format(project=config.project_id)
     service._client.session.mount(base, requests.adapters.HTTPAdapter(pool_maxsize=100, max_retries=0))
     return app
+
+
+def _pin_no_op_access_boundary(google_credential) -> None:
+    """After each token refresh google-auth (2.62+) looks up the account's Regional Access
+    Boundary at iamcredentials.googleapis.com, in a background thread. With FCM's endpoints
+    overridden (a sandbox, a proxy) that call would still leave for Google, so the credential
+    gets google-auth's no-op boundary ("0x0", no restriction) pinned, which it never refreshes.
+    `_set_regional_access_boundary` is the hook google-auth keeps stable for the gcloud CLI."""
+    pin = getattr(google_credential, "_set_regional_access_boundary", None)
+    if pin is not None:
+        pin({"encodedLocations": "0x0", "expiry": datetime(9999, 1, 1)})
 
 
 def apps_clear() -> None:
