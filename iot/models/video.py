@@ -72,6 +72,4 @@ class HighlightClip(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "provider_asset_id"], condition=~Q(provider_asset_id=""),
                                     name="iot_clip_provider_asset_uniq"),
-            models.CheckConstraint(condition=Q(end_offset_seconds__gt=models.F("start_offset_seconds")),
-                                   name="iot_clip_window_positive"),
         ]
