@@ -297,6 +297,23 @@ OAUTH_PROVIDERS: dict[str, OAuthProvider] = {p.key: p for p in (
         client_auth="client_secret_basic", pkce=False, extra_authorize_params=(("prompt", "login"),),
         docs=("https://developer.vismaonline.com/docs/authentication",
               "https://developer.vismaonline.com/docs/change-to-our-new-identity-server")),
+    OAuthProvider(
+        # Visma Connect, a multi-tenant identity provider: the user picks the company (tenant) at
+        # login. Authorization code with PKCE for interactive users.
+        key="visma_net", display_name="Visma Connect", authorize_url="https://connect.visma.com/connect/authorize",
+        token_url="https://connect.visma.com/connect/token",
+        default_scopes=("openid", "profile", "offline_access", "vismanet_erp_interactive_api:read",
+                        "vismanet_erp_interactive_api:create", "vismanet_erp_interactive_api:update"),
+        client_auth="client_secret_post", pkce=True,
+        docs=("https://docs.vismasoftware.no/vismanetapi/setting-up-your-integration/authentication",)),
+    OAuthProvider(
+        # Unimicro's identity server: test companies log in at test-login.unimicro.no (set
+        # PROVIDER_UNICONOMY_AUTHORIZE_URL/TOKEN_URL for them); client id and secret go in the form.
+        key="uniconomy", display_name="Unimicro", authorize_url="https://login.unimicro.no/connect/authorize",
+        token_url="https://login.unimicro.no/connect/token",
+        default_scopes=("AppFramework", "profile", "openid", "offline_access"),
+        client_auth="client_secret_post", pkce=True,
+        docs=("https://developer.unimicro.no/guide/authentication/auth-code",)),
 )}
 
 

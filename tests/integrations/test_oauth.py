@@ -36,6 +36,8 @@ PROVIDERS = [
     ("accounting", "xero", {}),
     ("accounting", "quickbooks", {}),
     ("accounting", "visma", {}),
+    ("accounting", "visma_net", {}),
+    ("accounting", "uniconomy", {}),
 ]
 
 
