@@ -43,7 +43,7 @@ SECRET_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "mux": {"signing_key": (_SIGNING,)},
     "xero": {"signing_key": (_SIGNING,)},
     "ziggy": {"signing_key": (_SIGNING,)},
-    "elks46": {"url_token": (_URL_TOKEN,)},
+    "elks46": {"url_token": ("webhook_token_ref", _URL_TOKEN)},  # ElksConfig's own name first
     "generic": {"signing_key": (_SIGNING,), "public_key": (_PUBLIC,)},
     "generic_hub_sha1": {"signing_key": (_SIGNING,)},
 }
