@@ -14,9 +14,8 @@ tests/sandboxes/specs/xero-webhooks.json (`WebhookEvent`, `CreditNoteWebhookEven
 
 Accounting API (pre-flight validation), from the Xero OpenAPI descriptions
 (tests/sandboxes/specs/xero-accounting.json; identity: XeroAPI/Xero-OpenAPI xero-identity.yaml):
-- OAuth2 authorization code flow, https://developer.xero.com/documentation/guides/oauth2/auth-flow
-  (authorize https://login.xero.com/identity/connect/authorize, token
-  https://identity.xero.com/connect/token with HTTP Basic client authentication).
+- OAuth2 authorization code flow: https://developer.xero.com/documentation/guides/oauth2/auth-flow
+  (the endpoints and client authentication are in adapters/oauth.py).
 - GET https://api.xero.com/Connections lists the organisations (tenants) the token may use;
   every accounting call then names one in the `xero-tenant-id` header.
 - GET /api.xro/2.0/Accounts?where=Status=="ACTIVE" is the chart of accounts: cheap, read-only,
@@ -26,11 +25,10 @@ Accounting API (pre-flight validation), from the Xero OpenAPI descriptions
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 
 from adapters.errors import ProviderRejected, ProviderUnavailable
-from adapters.http import ProviderHttpClient, provider_base_url, provider_token_url
+from adapters.http import ProviderHttpClient, provider_base_url
 from adapters.inbound import (
     EventType,
     InboundEvent,
@@ -131,25 +129,11 @@ def _event(item: object, position: int) -> InboundEvent:
 
 API_URL = "https://api.xero.com"
 ACCOUNTING_PATH = "/api.xro/2.0"
-AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
-TOKEN_URL = "https://identity.xero.com/connect/token"
-OAUTH_CLIENT_AUTH = "client_secret_basic"
-# https://developer.xero.com/documentation/guides/oauth2/scopes
-OAUTH_SCOPES = ("openid", "profile", "email", "offline_access", "accounting.settings",
-                "accounting.transactions", "accounting.contacts")
 
 
 def base_url(*, sandbox: bool = False) -> str:
     """Identity and accounting share api.xero.com; PROVIDER_XERO_BASE_URL overrides it."""
     return provider_base_url(key, API_URL)
-
-
-def token_url(*, sandbox: bool = False) -> str:
-    return provider_token_url(key, TOKEN_URL)
-
-
-def authorize_url(*, sandbox: bool = False) -> str:
-    return os.environ.get("PROVIDER_XERO_AUTHORIZE_URL", "").strip() or AUTHORIZE_URL
 
 
 @dataclass(frozen=True)
