@@ -9,7 +9,8 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 
-pytest_plugins = ["tests.sandboxes.fixtures", "tests.sandboxes.fixtures_oauth", "tests.sandboxes.fixtures_fama"]
+pytest_plugins = ["tests.sandboxes.fixtures", "tests.sandboxes.fixtures_oauth", "tests.sandboxes.fixtures_fama",
+                  "tests.sandboxes.fixtures_famc"]
 
 REQUIRE_SERVICES = os.environ.get("HUB_REQUIRE_SERVICES") == "1"
 

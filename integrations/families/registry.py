@@ -47,6 +47,7 @@ class FamilySpec:
 
 FAMILY_MODULES = [
     "integrations.families.payment_gateways",
+    "integrations.families.accounting",
     "integrations.families.calendars",
     "integrations.families.social_media",
     "integrations.families.streaming",
