@@ -101,6 +101,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into django-celery-beat's tables at beat start, so ops see and change them in the admin.
 CELERY_BEAT_SCHEDULE = {
     "payments-requeue-stale": {"task": "integrations.tasks.payments_requeue_stale", "schedule": 60.0},
+    "messages-requeue-stale": {"task": "communication.tasks.messages_requeue_stale", "schedule": 60.0},
     "webhooks-outbox-fan-out": {"task": "webhooks.tasks.outbox_fan_out",
                                 "schedule": env.float("WEBHOOK_BEAT_SECONDS", default=5.0)},
     "webhooks-deliveries-due": {"task": "webhooks.tasks.deliveries_dispatch_due",

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 pytest_plugins = ["tests.sandboxes.fixtures", "tests.sandboxes.fixtures_oauth", "tests.sandboxes.fixtures_fama",
-                  "tests.sandboxes.fixtures_famc"]
+                  "tests.sandboxes.fixtures_famc", "tests.sandboxes.fixtures_mail"]
 
 REQUIRE_SERVICES = os.environ.get("HUB_REQUIRE_SERVICES") == "1"
 

@@ -13,6 +13,16 @@ Docs: https://46elks.se/docs/sms-delivery-reports , https://46elks.pl/docs/sms-d
   `direction=incoming`, `id`, `from`, `to`, `message`, `created` (UTC, no offset).
 - The response body to an inbound SMS is sent back to the sender as an automatic reply,
   so the view must answer with an empty body.
+
+Sending (https://46elks.se/docs/send-sms) goes through the shared ProviderHttpClient; 46elks
+publishes no machine-readable description, so the sandbox checks requests against the docs:
+- POST /a1/sms, form-encoded, Basic auth (API username : API password), fields `from`,
+  `to`, `message`, optional `whendelivered` (delivery report URL) and `dryrun=yes`.
+- The JSON answer has `id`, `status`, `parts` and `cost` in 1/10000 of the account's
+  currency, which the answer does not name; GET /a1/me (the account) does. A dry run
+  answers `estimated_cost` and no id, and sends nothing.
+- 46elks has no idempotency key.
+- Validation reads the account (GET /a1/me): cheap, authenticated, sends nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +31,12 @@ import base64
 import binascii
 import ipaddress
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
 from urllib.parse import unquote, urlsplit
 
+from adapters.errors import ProviderRejected, ProviderUnavailable
+from adapters.http import ProviderHttpClient, provider_base_url
 from adapters.inbound import (
     EventType,
     InboundEvent,
@@ -38,6 +52,7 @@ from adapters.inbound import (
     require,
 )
 from adapters.signing import matches_any, require_secret
+from adapters.types import OutboundSms, SendResult, ValidationResult
 
 key = "elks46"
 display_name = "46elks"
@@ -153,3 +168,78 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
 def _time(params: dict[str, str], name: str):
     # Only `delivered` reports and inbound SMS carry a time; sent/failed reports use receipt.
     return from_iso8601(params[name], name=name) if params.get(name) else received_now()
+
+
+# --- sending -----------------------------------------------------------------------------
+
+COST_UNITS_PER_CURRENCY_UNIT = Decimal(10000)
+
+
+@dataclass(frozen=True)
+class Config:
+    username: str
+    password: str
+    sender_id: str
+    dry_run: bool = False
+    base_url: str = field(default_factory=lambda: provider_base_url("elks", "https://api.46elks.com"))
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Account:
+    display_name: str
+    currency: str
+
+
+def _client(config: Config) -> ProviderHttpClient:
+    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds,
+                              auth=(config.username, config.password))
+
+
+def _json_object(response, where: str) -> dict:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise ProviderUnavailable(f"46elks answered {where} with something other than a JSON object",
+                                  provider=key, status_code=response.status_code)
+    return payload
+
+
+def send_sms(config: Config, sms: OutboundSms, *, delivery_report_url: str = "") -> SendResult:
+    form = {"from": config.sender_id, "to": sms.to, "message": sms.body}
+    if delivery_report_url:
+        form["whendelivered"] = delivery_report_url
+    if config.dry_run:
+        form["dryrun"] = "yes"
+    with _client(config) as client:
+        answer = _json_object(client.request("POST", "/a1/sms", data=form), "POST /a1/sms")
+    if answer.get("status") == "failed":
+        raise ProviderRejected(f"46elks refused the SMS: {answer.get('error') or 'status failed'}",
+                               provider=key)
+    details = {"parts": answer.get("parts"), "status": answer.get("status")}
+    if config.dry_run:
+        return SendResult(provider_message_id="", details=details | {
+            "dry_run": True, "estimated_cost": answer.get("estimated_cost")})
+    message_id = answer.get("id")
+    if not isinstance(message_id, str) or not message_id:
+        raise ProviderUnavailable("46elks accepted the SMS but its answer carried no id", provider=key)
+    cost = answer.get("cost")
+    amount = (Decimal(cost) / COST_UNITS_PER_CURRENCY_UNIT
+              if isinstance(cost, int) and not isinstance(cost, bool) else None)
+    return SendResult(provider_message_id=message_id, cost_amount=amount, details=details)
+
+
+def account(config: Config) -> Account:
+    with _client(config) as client:
+        answer = _json_object(client.request("GET", "/a1/me"), "GET /a1/me")
+    return Account(display_name=str(answer.get("displayname") or ""),
+                   currency=str(answer.get("currency") or "").upper()[:3])
+
+
+def validate(config: Config) -> ValidationResult:
+    found = account(config)
+    named = f" as {found.display_name}" if found.display_name else ""
+    return ValidationResult(message=f"authenticated with 46elks{named} (account currency {found.currency})",
+                            details={"currency": found.currency})

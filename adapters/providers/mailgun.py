@@ -12,11 +12,31 @@ and https://documentation.mailgun.com/docs/mailgun/user-manual/events/
   remember tokens); here we only enforce the timestamp window.
 - `message.headers.message-id` has no angle brackets, unlike the `id` the send API returns
   (`<…@domain>`); `subject_id` is the bare form.
+
+Sending (https://documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun/messages)
+goes through the shared ProviderHttpClient, checked against tests/sandboxes/specs/mailgun.json:
+- POST /v3/{domain}/messages, multipart/form-data (the only body the description allows),
+  Basic auth `api:<key>`. The region picks the host: api.eu.mailgun.net or api.mailgun.net;
+  PROVIDER_MAILGUN_BASE_URL overrides both.
+- Several recipients are sent as a batch (`recipient-variables`), so each gets their own copy.
+- The answer's `id` is `<…@domain>`; we store it without the angle brackets, the form the
+  webhooks carry. Mailgun has no idempotency key; the hub's message id travels as
+  `v:hub_message_id`.
+- Validation lists one event of the domain (GET /v3/{domain}/events?limit=1): cheap,
+  authenticated, and it proves the key can act on that domain.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from email.utils import formataddr
+from urllib.parse import quote
+
+from urllib3 import encode_multipart_formdata
+
+from adapters.errors import ProviderUnavailable
+from adapters.http import ProviderHttpClient, provider_base_url
 
 from adapters.inbound import (
     EventType,
@@ -37,6 +57,7 @@ from adapters.signing import (
     parse_unix_timestamp,
     require_secret,
 )
+from adapters.types import OutboundEmail, SendResult, ValidationResult
 
 key = "mailgun"
 display_name = "Mailgun"
@@ -140,3 +161,80 @@ def _event_type(vendor_type: str, data: dict) -> EventType:
     if str(data.get("reason") or "").startswith("suppress-"):
         return EventType.DROPPED
     return EventType.BOUNCED
+
+
+# --- sending -----------------------------------------------------------------------------
+
+REGION_BASE_URLS = {"eu": "https://api.eu.mailgun.net", "us": "https://api.mailgun.net"}
+
+
+@dataclass(frozen=True)
+class Config:
+    api_key: str
+    domain: str
+    from_email: str
+    region: str = "eu"
+    from_name: str = ""
+    tracking: bool = True
+    click_tracking: bool = True
+    test_mode: bool = False
+    timeout_seconds: float = 10.0
+
+    @property
+    def base_url(self) -> str:
+        return provider_base_url("mailgun", REGION_BASE_URLS[self.region])
+
+
+def _client(config: Config) -> ProviderHttpClient:
+    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds,
+                              auth=("api", config.api_key))
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def message_fields(config: Config, email: OutboundEmail) -> list[tuple[str, str]]:
+    """The form fields of one send; repeated names (`to`) are repeated pairs."""
+    fields = [("from", formataddr((config.from_name, config.from_email))),
+              ("subject", email.subject)]
+    fields += [("to", formataddr((recipient.name, recipient.email))) for recipient in email.to]
+    if len(email.to) > 1:
+        # Batch sending: one copy per recipient instead of one mail everybody can see.
+        fields.append(("recipient-variables", json.dumps(
+            {recipient.email: {"name": recipient.name} for recipient in email.to})))
+    if email.template_id:
+        fields += [("template", email.template_id), ("t:variables", json.dumps(email.template_data))]
+    else:
+        fields += [(name, value) for name, value in (("text", email.body_text), ("html", email.body_html))
+                   if value]
+    fields += [("o:tracking", _yes_no(config.tracking)),
+               ("o:tracking-clicks", _yes_no(config.click_tracking)),
+               ("v:hub_message_id", email.reference)]
+    if config.test_mode:
+        fields.append(("o:testmode", "yes"))
+    return fields
+
+
+def send_email(config: Config, email: OutboundEmail) -> SendResult:
+    body, content_type = encode_multipart_formdata(message_fields(config, email))
+    with _client(config) as client:
+        response = client.request("POST", f"/v3/{quote(config.domain, safe='')}/messages",
+                                  content=body, headers={"Content-Type": content_type})
+    try:
+        message_id = str(response.json()["id"]).strip().strip("<>")
+    except (ValueError, KeyError, TypeError):
+        message_id = ""
+    if not message_id:
+        raise ProviderUnavailable("Mailgun accepted the message but its answer carried no id",
+                                  provider=key, status_code=response.status_code)
+    return SendResult(provider_message_id=message_id, details={"test_mode": config.test_mode})
+
+
+def validate(config: Config) -> ValidationResult:
+    with _client(config) as client:
+        client.request("GET", f"/v3/{quote(config.domain, safe='')}/events", params={"limit": 1})
+    return ValidationResult(
+        message=f"authenticated with Mailgun for {config.domain} ({config.region.upper()} region)",
+        details={"domain": config.domain, "region": config.region},
+    )

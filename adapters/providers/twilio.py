@@ -16,13 +16,36 @@ https://www.twilio.com/docs/messaging/guides/track-outbound-message-status
 - No timestamp at all: replay protection is dedup only. Callbacks carry no event id or
   time; `external_id` is `"{MessageSid}:{MessageStatus}"` (one callback per transition) and
   `occurred_at` is the receipt time.
+
+Sending goes through the official `twilio` SDK (Messages create,
+https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource), checked
+against tests/sandboxes/specs/twilio-messaging.json:
+- The SDK's API domain is built on https://api.twilio.com; PROVIDER_TWILIO_BASE_URL replaces
+  that domain's `base_url` (the attribute every request URL is built from), so the SDK's own
+  request building, auth and error parsing stay in play against a sandbox or a proxy.
+- Either a Messaging Service SID or a From number; StatusCallback carries our webhook URL.
+- `price` is a negative decimal string in `price_unit` (a charge), often null at creation;
+  we keep the positive amount.
+- Validation fetches the account (GET /2010-04-01/Accounts/{Sid}.json): cheap, authenticated,
+  sends nothing, and tells a suspended or closed account apart.
+- Twilio has no idempotency key on Messages create.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from adapters.errors import ProviderError, ProviderRejected, ProviderUnavailable, classify_http_status
+from adapters.http import provider_base_url
 from adapters.inbound import (
     EventType,
     InboundEvent,
@@ -43,6 +66,8 @@ from adapters.signing import (
     matches_any,
     require_secret,
 )
+from adapters.redaction import redact
+from adapters.types import OutboundSms, SendResult, ValidationResult
 
 key = "twilio"
 display_name = "Twilio"
@@ -171,3 +196,85 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
             details=drop_empty(details),
         )
     ]
+
+
+# --- sending -----------------------------------------------------------------------------
+
+# The SDK logs every request line (account SID included) at INFO; keep it to warnings.
+_sdk_logger = logging.getLogger("adapters.providers.twilio.sdk")
+_sdk_logger.setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class Config:
+    account_sid: str
+    auth_token: str
+    messaging_service_sid: str = ""
+    from_number: str = ""
+    base_url: str = field(default_factory=lambda: provider_base_url("twilio", "https://api.twilio.com"))
+    timeout_seconds: float = 10.0
+
+
+def _client(config: Config) -> Client:
+    client = Client(config.account_sid, config.auth_token,
+                    http_client=TwilioHttpClient(timeout=config.timeout_seconds, logger=_sdk_logger))
+    client.api.base_url = config.base_url
+    return client
+
+
+def _translate(exc: TwilioRestException, where: str) -> ProviderError:
+    text = redact(str(exc.msg or ""))[:300]
+    code = str(exc.code) if exc.code is not None else None
+    error = classify_http_status(int(exc.status), provider=key, retry_after=None,
+                                 message=f"Twilio answered {exc.status} to {where}: {text}")
+    error.code = code
+    return error
+
+
+def _call(where: str, fn):
+    try:
+        return fn()
+    except TwilioRestException as exc:
+        raise _translate(exc, where) from None
+    except requests.RequestException as exc:
+        raise ProviderUnavailable(f"Twilio: {where} failed ({type(exc).__name__})", provider=key,
+                                  code="connection_failed") from None
+
+
+def _price(value: str | None) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return abs(Decimal(value))
+    except InvalidOperation:
+        return None
+
+
+def send_sms(config: Config, sms: OutboundSms, *, status_callback_url: str = "") -> SendResult:
+    params: dict = {"to": sms.to, "body": sms.body}
+    if config.messaging_service_sid:
+        params["messaging_service_sid"] = config.messaging_service_sid
+    else:
+        params["from_"] = config.from_number
+    if status_callback_url:
+        params["status_callback"] = status_callback_url
+    client = _client(config)
+    message = _call("POST Messages.json", lambda: client.messages.create(**params))
+    if message.status == "failed":
+        raise ProviderRejected(f"Twilio refused the SMS (error {message.error_code})", provider=key,
+                               code=str(message.error_code or ""))
+    if not message.sid:
+        raise ProviderUnavailable("Twilio accepted the SMS but its answer carried no sid", provider=key)
+    price = _price(message.price)
+    return SendResult(provider_message_id=message.sid, cost_amount=price,
+                      cost_currency=(message.price_unit or "").upper()[:3] if price is not None else "",
+                      details={"status": message.status, "num_segments": message.num_segments})
+
+
+def validate(config: Config) -> ValidationResult:
+    client = _client(config)
+    found = _call("GET Accounts/{Sid}.json", lambda: client.api.v2010.accounts(config.account_sid).fetch())
+    if found.status != "active":
+        raise ProviderRejected(f"the Twilio account is {found.status}, not active", provider=key)
+    return ValidationResult(message=f"authenticated with Twilio account …{config.account_sid[-4:]} (active)",
+                            details={"account_status": found.status})

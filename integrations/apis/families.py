@@ -48,11 +48,14 @@ class IntegrationListCreateApi(FamilyApi):
         def create():
             data = self.spec.input_serializer(data=request.data, context={"spec": self.spec, "tenant": self.tenant})
             data.is_valid(raise_exception=True)
-            integration = integration_create(tenant=self.tenant, spec=self.spec, data=data.validated_data,
-                                             actor=self.actor)
+            integration = self.perform_create(data.validated_data)
             return Response(output_serializer_for(self.spec.model)(integration).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, scope=f"integrations:{self.family}:create", tenant=self.tenant, handler=create)
+
+    def perform_create(self, validated_data: dict) -> Integration:
+        """The write behind a create; apps whose configs need more on creation override it."""
+        return integration_create(tenant=self.tenant, spec=self.spec, data=validated_data, actor=self.actor)
 
 
 class IntegrationDetailApi(FamilyApi):

@@ -54,11 +54,24 @@ FAMILY_MODULES = [
 ]
 
 _registry: dict[str, FamilySpec] = {}
+# Families another app owns and mounts under its own routes (communication's provider
+# configs): found by family_spec() for validation, payments-style sends and webhook URLs,
+# but not mounted under /api/v1/integrations/.
+_app_families: dict[str, FamilySpec] = {}
 
 
 def register(spec: FamilySpec) -> FamilySpec:
     _registry[spec.slug] = spec
     return spec
+
+
+def register_app_family(spec: FamilySpec) -> FamilySpec:
+    _app_families[spec.slug] = spec
+    return spec
+
+
+def find_family(slug: str) -> FamilySpec | None:
+    return families().get(slug) or _app_families.get(slug)
 
 
 def families() -> dict[str, FamilySpec]:
@@ -69,7 +82,7 @@ def families() -> dict[str, FamilySpec]:
 
 
 def family_spec(slug: str) -> FamilySpec:
-    try:
-        return families()[slug]
-    except KeyError:
-        raise ApplicationError(f"unknown integration family '{slug}'", status=404, code="not_found") from None
+    spec = find_family(slug)
+    if spec is None:
+        raise ApplicationError(f"unknown integration family '{slug}'", status=404, code="not_found")
+    return spec

@@ -37,9 +37,9 @@ def integration_transition_list(*, tenant, integration: Integration) -> QuerySet
 
 def integration_webhook_url(*, integration: Integration) -> str | None:
     """Where the provider posts this config's webhooks, or None when it sends none."""
-    from integrations.families.registry import families
+    from integrations.families.registry import find_family
 
-    spec = families().get(integration.family)
+    spec = find_family(integration.family)
     binding = spec.providers.get(integration.provider) if spec else None
     receives = binding.receives_webhooks if binding else getattr(integration, "receives_webhooks", False)
     if not receives:

@@ -1,0 +1,60 @@
+"""Reads of messages and their delivery attempts, always within one tenant."""
+from __future__ import annotations
+
+import json
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from communication.models import DeliveryAttempt, EmailMessage, SmsMessage
+from integrations.errors import NotFound
+
+
+def _filtered(qs: QuerySet, filters: dict) -> QuerySet:
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("provider"):
+        qs = qs.filter(provider=filters["provider"])
+    if filters.get("created_after"):
+        qs = qs.filter(created_at__gte=filters["created_after"])
+    if filters.get("created_before"):
+        qs = qs.filter(created_at__lt=filters["created_before"])
+    return qs
+
+
+def email_list(*, tenant, filters: dict | None = None) -> QuerySet:
+    filters = filters or {}
+    qs = _filtered(EmailMessage.objects.filter(tenant=tenant), filters)
+    if filters.get("to"):
+        address = filters["to"]
+        if connection.features.supports_json_field_contains:
+            qs = qs.filter(to__contains=[{"email": address}])
+        else:  # SQLite: the address as a quoted JSON string, a whole recipient, never a substring
+            qs = qs.filter(to__icontains=json.dumps(address))
+    return qs
+
+
+def email_get(*, tenant, message_id) -> EmailMessage:
+    message = EmailMessage.objects.filter(tenant=tenant, pk=message_id).first()
+    if message is None:
+        raise NotFound("email not found")
+    return message
+
+
+def sms_list(*, tenant, filters: dict | None = None) -> QuerySet:
+    filters = filters or {}
+    qs = _filtered(SmsMessage.objects.filter(tenant=tenant), filters)
+    if filters.get("to"):
+        qs = qs.filter(to=filters["to"])
+    return qs
+
+
+def sms_get(*, tenant, message_id) -> SmsMessage:
+    message = SmsMessage.objects.filter(tenant=tenant, pk=message_id).first()
+    if message is None:
+        raise NotFound("SMS not found")
+    return message
+
+
+def delivery_attempt_list(*, tenant, message_kind: str, message_id) -> QuerySet:
+    return DeliveryAttempt.objects.filter(tenant=tenant, message_kind=message_kind, message_id=message_id)
