@@ -49,6 +49,8 @@ CREDENTIAL_FIELDS = {
     Provider.TRIPLETEX: ("oauth_client_secret_ref", "api_key_ref"),
     Provider.XLEDGER: ("api_key_ref",),
 }
+# Xero signs its webhooks with a per-app webhook key (x-xero-signature).
+WEBHOOK_SENDERS = frozenset({Provider.XERO})
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # What company_id is for each provider, and its shape.
 COMPANY_IDS: dict[str, tuple[re.Pattern, str]] = {
@@ -81,7 +83,8 @@ class AccountingInput(IntegrationInputSerializer):
 
     class Meta:
         model = AccountingIntegration
-        fields = BASE_INPUT_FIELDS + [*OAUTH_FIELDS, "api_key_ref", "company_id", "fiscal_year",
+        fields = BASE_INPUT_FIELDS + [*OAUTH_FIELDS, "api_key_ref", "webhook_signing_key_ref", "company_id",
+                                      "fiscal_year",
                                       "fiscal_year_start_month", "fiscal_year_start_day", "sync_direction",
                                       "chart_of_accounts_mapping", "invoice_sync", "payment_sync",
                                       "expense_sync", "vat_reporting"]
@@ -96,6 +99,8 @@ class AccountingInput(IntegrationInputSerializer):
             if attrs.get(name) and name not in CREDENTIAL_FIELDS.get(provider, ()):
                 errors[name] = [f"not used by {provider}: it authenticates with "
                                 f"{', '.join(CREDENTIAL_FIELDS.get(provider, ())) or 'nothing'}"]
+        if attrs.get("webhook_signing_key_ref") and provider not in WEBHOOK_SENDERS:
+            errors["webhook_signing_key_ref"] = [f"{provider} sends no webhooks the hub receives"]
         if attrs.get("company_id") and provider in COMPANY_IDS:
             pattern, meaning = COMPANY_IDS[provider]
             if not pattern.fullmatch(attrs["company_id"]):

@@ -47,6 +47,10 @@ class FamilySpec:
 
 FAMILY_MODULES = [
     "integrations.families.payment_gateways",
+    "integrations.families.mapping",
+    "integrations.families.wada_adams",
+    "integrations.families.insurance",
+    "integrations.families.gov_registries",
     "integrations.families.accounting",
     "integrations.families.calendars",
     "integrations.families.social_media",
@@ -75,9 +79,10 @@ def find_family(slug: str) -> FamilySpec | None:
 
 
 def families() -> dict[str, FamilySpec]:
-    if not _registry:
-        for module in FAMILY_MODULES:
-            importlib.import_module(module)
+    # Every time, not only while the registry is empty: importing one family module directly
+    # (a service that needs its helpers) registers that family alone. Re-imports are dict lookups.
+    for module in FAMILY_MODULES:
+        importlib.import_module(module)
     return _registry
 
 

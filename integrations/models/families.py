@@ -150,6 +150,7 @@ class AccountingIntegration(OAuthCredentials, Integration):
         XLEDGER = "xledger", "Xledger"
 
     api_key_ref = models.CharField(max_length=512, blank=True)
+    webhook_signing_key_ref = models.CharField(max_length=512, blank=True)
     company_id = models.CharField(max_length=100, blank=True)
     fiscal_year = models.PositiveSmallIntegerField(null=True, blank=True)
     fiscal_year_start_month = models.PositiveSmallIntegerField(default=1)

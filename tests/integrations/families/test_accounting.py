@@ -429,3 +429,17 @@ def _refresh(sandbox, refresh_token: str) -> oauth.TokenSet:
     return oauth.refresh_tokens(oauth.oauth_provider("fortnox"), client_id=sandbox.client_id,
                                 client_secret=sandbox.client_secret, refresh_token=refresh_token)
 
+
+
+@pytest.mark.django_db
+def test_only_xero_takes_a_webhook_signing_key(api, tenant):
+    ref = secret_store(tenant=tenant, name="xero-webhook-key", value="xero-key-123456")
+    base = {"display_name": "Books", "oauth_client_id": "client", "webhook_signing_key_ref": ref}
+
+    xero = api.post("/api/v1/integrations/accounting/", base | {"provider": "xero"}, format="json")
+    fortnox = api.post("/api/v1/integrations/accounting/", base | {"provider": "fortnox"}, format="json")
+
+    assert xero.status_code == 201, xero.json()
+    assert xero.json()["credential_refs_set"] == ["webhook_signing_key_ref"]
+    assert fortnox.status_code == 400
+    assert fortnox.json()["errors"]["webhook_signing_key_ref"] == ["fortnox sends no webhooks the hub receives"]
