@@ -11,3 +11,19 @@ def _fresh_receivers():
     receiver_cache_clear()
     yield
     receiver_cache_clear()
+
+
+@pytest.fixture
+def receiver():
+    from tests.webhooks.receiver import start_receiver
+
+    state, server = start_receiver()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def local_targets(settings):
+    """Outbound tests deliver to 127.0.0.1, which only this setting permits."""
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True

@@ -8,6 +8,7 @@ row is the truth and the broker message only a nudge, so `inbound_events_dispatc
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import uuid
@@ -26,12 +27,12 @@ from integrations.models import DeadLetter
 from integrations.services.deadletters import dead_letter_create, register_replay
 from webhooks.handlers import handlers_for, is_echo
 from webhooks.models import InboundEvent
+from webhooks.nudges import publish_handling
 from webhooks.receivers import Receiver
 
 logger = logging.getLogger(__name__)
 HANDLE_OPERATION = "webhook.handle"
 _DISPATCH_BATCH = 500
-_TASK_CHUNK = 50
 
 
 class HandlerFailed(Exception):
@@ -51,10 +52,23 @@ def _insert_statement(vendor: str, rows: int) -> tuple[str, tuple]:
     fields = tuple(meta.concrete_fields)
     columns = ", ".join(quote(field.column) for field in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    conflict = ", ".join(quote(meta.get_field(name).column) for name in ("provider", "integration", "external_id"))
+    # No conflict target: a clash with either unique constraint (the event id, or a replay
+    # token already used) leaves that row out.
     sql = (f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)} "
-           f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(meta.pk.column)}")
-    return sql, fields
+           f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}")
+    return sql, tuple((field.name, _adapter(field)) for field in fields)
+
+
+_PLAIN_TYPES = frozenset({"CharField", "TextField", "PositiveIntegerField"})
+
+
+def _adapter(field):
+    """How a value reaches the driver: text and integers as they are, everything else (UUIDs,
+    times, JSON) through the field, which knows the backend. Saves most of the per-field
+    conversion calls on the hot path."""
+    if field.get_internal_type() in _PLAIN_TYPES:
+        return None
+    return field.get_db_prep_save
 
 
 def _fit(value: str | None, limit: int) -> str:
@@ -66,8 +80,12 @@ def _external_id(event: ParsedEvent) -> str:
     return event.external_id if len(event.external_id) <= 255 else stable_event_id(event.external_id)
 
 
-def inbound_events_store(*, receiver: Receiver, events: list[ParsedEvent]) -> StoreResult:
-    """Insert each event once; new ones are queued for handling when the insert commits."""
+def inbound_events_store(*, receiver: Receiver, events: list[ParsedEvent],
+                         replay_token: str | None = None) -> StoreResult:
+    """Insert each event once; new ones are queued for handling when the insert commits.
+
+    `replay_token` (a single-event delivery's one-time signature nonce) is stored with the
+    event; if the config has seen it before, nothing is stored."""
     unique: dict[str, ParsedEvent] = {}
     for event in events:
         unique.setdefault(_external_id(event), event)
@@ -84,8 +102,10 @@ def inbound_events_store(*, receiver: Receiver, events: list[ParsedEvent]) -> St
             "subject_id": _fit(event.subject_id, 255), "occurred_at": event.occurred_at, "payload": event.raw,
             "details": event.details, "status": InboundEvent.Status.RECEIVED, "attempts": 0, "last_error": "",
             "handled_at": None, "next_attempt_at": None,
+            "replay_token": hashlib.sha256(replay_token.encode()).hexdigest() if replay_token else None,
         }
-        params.extend(field.get_db_prep_save(values[field.name], connection) for field in fields)
+        for name, adapt in fields:
+            params.append(values[name] if adapt is None else adapt(values[name], connection))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         new_ids = [value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
@@ -96,15 +116,9 @@ def inbound_events_store(*, receiver: Receiver, events: list[ParsedEvent]) -> St
 
 
 def _enqueue_handling(event_ids: list[uuid.UUID]) -> None:
-    from webhooks.tasks import inbound_events_handle as inbound_events_handle_task
+    from webhooks.nudges import nudge_handling
 
-    for start in range(0, len(event_ids), _TASK_CHUNK):
-        chunk = [str(event_id) for event_id in event_ids[start:start + _TASK_CHUNK]]
-        try:
-            inbound_events_handle_task.delay(chunk)
-        except Exception:  # broker down: the events are stored; beat picks them up later
-            logger.warning("could not enqueue webhook handling; beat will retry",
-                           extra={"events": len(chunk)}, exc_info=True)
+    nudge_handling(event_ids)  # off the request path: the provider does not wait for the broker
 
 
 def _retry_delay(attempts: int) -> timedelta:
@@ -175,8 +189,8 @@ def inbound_events_dispatch_due() -> int:
     due = (InboundEvent.objects.filter(status=InboundEvent.Status.RECEIVED)
            .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lte=lost_before))
            .order_by("created_at").values_list("pk", flat=True)[:_DISPATCH_BATCH])
-    event_ids = list(due)
-    _enqueue_handling(event_ids)
+    event_ids = [str(event_id) for event_id in due]
+    publish_handling(event_ids)  # from beat: publish inline, no web request is waiting
     return len(event_ids)
 
 
