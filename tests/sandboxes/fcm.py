@@ -123,6 +123,9 @@ class FcmSandbox(SandboxServer):
         self.access_tokens: dict[str, str] = {}  # bearer token -> client email
         self.unregistered: set[str] = set()
         self.sent: list[dict] = []
+        # Sends only (the token endpoint stays quick): the request is recorded on arrival, so a
+        # client that dies while waiting leaves a request the provider did receive.
+        self.send_delay_seconds = 0.0
         self.add_route("POST", TOKEN_PATH, self._token_grant)
         self.add_route("POST", SEND_PATH, self._messages_send)
 
@@ -192,6 +195,8 @@ class FcmSandbox(SandboxServer):
         return 200, {}, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
 
     def _messages_send(self, request: SandboxRequest) -> Response:
+        if self.send_delay_seconds:
+            time.sleep(self.send_delay_seconds)
         project = request.path_params["project"]
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         email = self.access_tokens.get(token) if scheme.lower() == "bearer" else None

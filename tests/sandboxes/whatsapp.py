@@ -98,6 +98,7 @@ class WhatsAppSandbox(SandboxServer):
         }
         self.unreachable: set[str] = set()
         self.sent: list[dict] = []  # (request body + "id")
+        self.send_delay_seconds = 0.0  # sends only; the request is recorded on arrival
         self.add_route("POST", "/{version}/{phone_number_id}/messages", self._messages)
         self.add_route("GET", "/{version}/{waba_id}/message_templates", self._templates)
 
@@ -136,6 +137,8 @@ class WhatsAppSandbox(SandboxServer):
         return self.tokens[request.headers["authorization"].partition(" ")[2]]
 
     def _messages(self, request: SandboxRequest) -> Response:
+        if self.send_delay_seconds:
+            time.sleep(self.send_delay_seconds)
         phone_number_id = request.path_params["phone_number_id"]
         if phone_number_id not in self._account(request).phone_number_ids:
             return self.error_response(400, f"Unsupported post request. Object with ID '{phone_number_id}' "
