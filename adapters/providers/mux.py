@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Self
+from urllib.parse import quote
 
-from adapters.errors import ProviderUnavailable
+from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
 from adapters.inbound import (
     EventType,
@@ -112,6 +113,11 @@ def parse(request: InboundRequest) -> list[InboundEvent]:
 # entry). Error bodies are `{"error": {"type": ..., "messages": [...]}}`. A live stream in any
 # answer carries its `stream_key`, which lets anyone broadcast on it: nothing here logs or
 # returns a live stream's body as a whole.
+# Court streams: a live stream is created with `new_asset_settings`, so while it is active Mux
+# records it into `active_asset_id`; a highlight is a clip of that asset, i.e. a new asset whose
+# input is `mux://assets/<id>` with `start_time`/`end_time` in seconds from the recording's start
+# (https://docs.mux.com/guides/create-clips-from-your-videos). The clip asset reports
+# `video.asset.ready` like any other.
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,61 @@ class MuxVideoClient:
             default_headers={"Accept": "application/json"},
         )
 
+    def create_live_stream(self, *, passthrough: str = "", reconnect_window_seconds: float = 60,
+                           test: bool = False) -> LiveStreamInfo:
+        """A public live stream whose recording becomes a public asset (clips are cut from it)."""
+        body = {"playback_policy": ["public"], "new_asset_settings": {"playback_policy": ["public"]},
+                "reconnect_window": reconnect_window_seconds, "passthrough": passthrough[:255]}
+        if test:
+            body["test"] = True
+        response = self._http.request("POST", "/video/v1/live-streams", json=body)
+        return _live_stream(self._object(response, "POST /video/v1/live-streams"))
+
+    def get_live_stream(self, live_stream_id: str) -> LiveStreamInfo:
+        where = "GET /video/v1/live-streams/{id}"
+        response = self._http.request("GET", f"/video/v1/live-streams/{_segment(live_stream_id)}")
+        return _live_stream(self._object(response, where))
+
+    def complete_live_stream(self, live_stream_id: str) -> None:
+        """Ends the recording now instead of after the reconnect window (Mux still waits 60 s
+        before dropping the encoder connection)."""
+        self._http.request("PUT", f"/video/v1/live-streams/{_segment(live_stream_id)}/complete")
+
+    def create_clip(self, *, source_asset_id: str, start_seconds: float, end_seconds: float,
+                    passthrough: str = "", test: bool = False) -> AssetInfo:
+        """A new asset holding [start, end) of an existing one (the live stream's recording).
+        https://docs.mux.com/guides/create-clips-from-your-videos"""
+        if end_seconds <= start_seconds or start_seconds < 0:
+            raise ValueError("a clip needs 0 <= start_seconds < end_seconds")
+        body = {"input": [{"url": f"mux://assets/{source_asset_id}", "start_time": round(start_seconds, 3),
+                           "end_time": round(end_seconds, 3)}],
+                "playback_policy": ["public"], "passthrough": passthrough[:255]}
+        if test:
+            body["test"] = True
+        response = self._http.request("POST", "/video/v1/assets", json=body)
+        return _asset(self._object(response, "POST /video/v1/assets"))
+
+    def get_asset(self, asset_id: str) -> AssetInfo:
+        response = self._http.request("GET", f"/video/v1/assets/{_segment(asset_id)}")
+        return _asset(self._object(response, "GET /video/v1/assets/{id}"))
+
+    def playback_target(self, playback_id: str) -> tuple[str, str]:
+        """What a playback id plays: ("asset" | "live_stream", its id)."""
+        response = self._http.request("GET", f"/video/v1/playback-ids/{_segment(playback_id)}")
+        target = self._object(response, "GET /video/v1/playback-ids/{id}").get("object")
+        if not isinstance(target, dict) or not target.get("id") or target.get("type") not in ("asset", "live_stream"):
+            raise ProviderUnavailable("Mux answered a playback id lookup without its object", provider=key,
+                                      code="malformed_response")
+        return str(target["type"]), str(target["id"])
+
+    def delete_asset(self, asset_id: str) -> None:
+        """Deleting an asset Mux no longer has is done already: 404 counts as success."""
+        try:
+            self._http.request("DELETE", f"/video/v1/assets/{_segment(asset_id)}")
+        except ProviderRejected as exc:
+            if exc.status_code != 404:
+                raise
+
     def list_live_streams(self, *, limit: int = 25, page: int = 1) -> list[dict]:
         response = self._http.request(
             "GET", "/video/v1/live-streams", params={"limit": limit, "page": page}
@@ -146,6 +207,14 @@ class MuxVideoClient:
                 code="malformed_response",
             )
         return [stream for stream in data if isinstance(stream, dict)]
+
+    @classmethod
+    def _object(cls, response, where: str) -> dict:
+        data = cls._data(response, where)
+        if not isinstance(data, dict) or not data.get("id"):
+            raise ProviderUnavailable(f"Mux answered {where} without an object id", provider=key,
+                                      code="malformed_response")
+        return data
 
     @staticmethod
     def _data(response, where: str):
@@ -180,3 +249,52 @@ def validate(config: Config) -> ValidationResult:
         message=f"authenticated with Mux Video; the environment {found}",
         details={"live_streams_seen": len(streams)},
     )
+
+
+@dataclass(frozen=True)
+class LiveStreamInfo:
+    """A live stream as the hub keeps it. `stream_key` lets anyone broadcast: store it as a
+    secret, never log it."""
+
+    id: str
+    status: str  # idle | active | disabled
+    playback_id: str
+    stream_key: str = field(default="", repr=False)
+    active_asset_id: str = ""
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    id: str
+    status: str  # preparing | ready | errored
+    playback_id: str = ""
+    duration_seconds: float | None = None
+    live_stream_id: str = ""
+    error_messages: tuple[str, ...] = ()
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _first_playback_id(data: dict) -> str:
+    for item in data.get("playback_ids") or ():
+        if isinstance(item, dict) and item.get("id"):
+            return str(item["id"])
+    return ""
+
+
+def _live_stream(data: dict) -> LiveStreamInfo:
+    return LiveStreamInfo(id=str(data["id"]), status=str(data.get("status") or "idle"),
+                          playback_id=_first_playback_id(data), stream_key=str(data.get("stream_key") or ""),
+                          active_asset_id=str(data.get("active_asset_id") or ""))
+
+
+def _asset(data: dict) -> AssetInfo:
+    errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
+    duration = data.get("duration")
+    return AssetInfo(id=str(data["id"]), status=str(data.get("status") or "preparing"),
+                     playback_id=_first_playback_id(data),
+                     duration_seconds=float(duration) if isinstance(duration, (int, float)) else None,
+                     live_stream_id=str(data.get("live_stream_id") or ""),
+                     error_messages=tuple(str(m) for m in errors.get("messages") or ()))

@@ -87,10 +87,26 @@ _LIVE_STREAM_LIST_NOT_IN_SPEC = {
 }
 
 
+# DELETE /video/v1/assets/{ASSET_ID} is documented (https://docs.mux.com/api-reference#video/
+# operation/delete-asset: 204, no body) but not in the trimmed 2021 file.
+_ASSET_DELETE_NOT_IN_SPEC = {
+    "/video/v1/assets/{ASSET_ID}": {
+        "delete": {
+            "operationId": "delete-asset",
+            "parameters": [
+                {"in": "path", "name": "ASSET_ID", "required": True, "style": "simple",
+                 "explode": False, "schema": {"type": "string"}},
+            ],
+            "responses": {"204": {"description": "No Content"}},
+        }
+    }
+}
+
+
 def mux_validator() -> SpecValidator:
     return spec_validator(
         "mux-video.json",
-        extra_paths=_LIVE_STREAM_LIST_NOT_IN_SPEC,
+        extra_paths={**_LIVE_STREAM_LIST_NOT_IN_SPEC, **_ASSET_DELETE_NOT_IN_SPEC},
         reject_unknown_query_params=True,
     )
 
@@ -112,7 +128,12 @@ class MuxSandbox(SandboxServer):
         self.token_id = token_id
         self.token_secret = token_secret
         self.live_streams: list[dict] = []
+        self.assets: dict[str, dict] = {}
         self.add_route("GET", "/video/v1/live-streams", self._list_live_streams)
+        # Court streams and highlight clips (iot): see tests/sandboxes/mux_video.py.
+        from tests.sandboxes.mux_video import add_video_routes
+
+        add_video_routes(self)
 
     def add_live_stream(self, *, status: str = "idle") -> dict:
         stream = {
