@@ -107,6 +107,9 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-deliveries-due": {"task": "webhooks.tasks.deliveries_dispatch_due",
                                 "schedule": env.float("WEBHOOK_BEAT_SECONDS", default=5.0)},
     "webhooks-inbound-due": {"task": "webhooks.tasks.inbound_events_dispatch_due", "schedule": 15.0},
+    "iot-devices-mark-offline": {"task": "iot.tasks.devices_mark_offline", "schedule": 30.0},
+    "iot-highlight-clips-reconcile": {"task": "iot.tasks.highlight_clips_reconcile", "schedule": 60.0},
+    "iot-processed-messages-purge": {"task": "iot.tasks.processed_messages_purge", "schedule": 3600.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -229,6 +232,35 @@ MQTT_USERNAME = env.str("MQTT_USERNAME", default="")
 MQTT_PASSWORD = env.str("MQTT_PASSWORD", default="")
 MQTT_CLIENT_ID = env.str("MQTT_CLIENT_ID", default="hub-ingest")
 MQTT_TLS_CA_FILE = env.str("MQTT_TLS_CA_FILE", default="")
+# Ingesters sharing this group split the messages ($share/<group>/...); empty: plain subscriptions.
+MQTT_SHARED_GROUP = env.str("MQTT_SHARED_GROUP", default="hub-ingest")
+# How a topic names its tenant: "slug" (`<tenant-slug>/court/+/checkin`), "registry" (bare
+# `court/+/checkin`, tenant found from the device registry) or "both". See iot/topics.py.
+MQTT_TENANT_PREFIXES = env.str("MQTT_TENANT_PREFIXES", default="both")
+# The broker keeps the ingester's session (subscriptions, unacknowledged messages) this long.
+MQTT_SESSION_EXPIRY_SECONDS = env.int("MQTT_SESSION_EXPIRY_SECONDS", default=7 * 24 * 3600)
+# Unacknowledged QoS 1 messages the broker may have in flight to one ingester (MQTT 5 Receive Maximum).
+MQTT_RECEIVE_MAXIMUM = env.int("MQTT_RECEIVE_MAXIMUM", default=1000)
+MQTT_KEEPALIVE_SECONDS = env.int("MQTT_KEEPALIVE_SECONDS", default=30)
+MQTT_RECONNECT_MAX_SECONDS = env.int("MQTT_RECONNECT_MAX_SECONDS", default=30)
+
+# --- iot --------------------------------------------------------------------------------
+IOT_INGEST_WORKERS = env.int("IOT_INGEST_WORKERS", default=8)
+IOT_INGEST_HEALTH_HOST = env.str("IOT_INGEST_HEALTH_HOST", default="127.0.0.1")
+IOT_INGEST_HEALTH_PORT = env.int("IOT_INGEST_HEALTH_PORT", default=9108)  # 0: no health server
+IOT_INGEST_DRAIN_SECONDS = env.float("IOT_INGEST_DRAIN_SECONDS", default=10.0)
+# Heartbeats are coalesced in memory and written with one UPDATE per flush.
+IOT_HEARTBEAT_FLUSH_MS = env.int("IOT_HEARTBEAT_FLUSH_MS", default=200)
+IOT_HEARTBEAT_FLUSH_MAX = env.int("IOT_HEARTBEAT_FLUSH_MAX", default=1000)
+IOT_DEVICE_OFFLINE_AFTER_SECONDS = env.int("IOT_DEVICE_OFFLINE_AFTER_SECONDS", default=180)
+IOT_DEVICE_REGISTRY_CACHE_SECONDS = env.float("IOT_DEVICE_REGISTRY_CACHE_SECONDS", default=30.0)
+# Processed-message ids are kept longer than any redelivery can come (the MQTT session expiry).
+IOT_PROCESSED_MESSAGE_RETENTION_HOURS = env.int("IOT_PROCESSED_MESSAGE_RETENTION_HOURS", default=8 * 24)
+# Kept free of a reader's response timeout for our own work around the access-control call.
+IOT_READER_RESPONSE_MARGIN_MS = env.int("IOT_READER_RESPONSE_MARGIN_MS", default=300)
+IOT_HIGHLIGHT_LEAD_SECONDS = env.float("IOT_HIGHLIGHT_LEAD_SECONDS", default=10.0)
+IOT_HIGHLIGHT_DURATION_SECONDS = env.float("IOT_HIGHLIGHT_DURATION_SECONDS", default=30.0)
+IOT_CONSUMPTION_CURRENCY = env.str("IOT_CONSUMPTION_CURRENCY", default="BRL")
 
 # --- logging ----------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
