@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "communication",
     "webhooks",
     "iot",
+    "sync",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +108,7 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-deliveries-due": {"task": "webhooks.tasks.deliveries_dispatch_due",
                                 "schedule": env.float("WEBHOOK_BEAT_SECONDS", default=5.0)},
     "webhooks-inbound-due": {"task": "webhooks.tasks.inbound_events_dispatch_due", "schedule": 15.0},
+    "sync-runs-resume-stale": {"task": "sync.tasks.sync_runs_resume_stale", "schedule": 60.0},
     "iot-devices-mark-offline": {"task": "iot.tasks.devices_mark_offline", "schedule": 30.0},
     "iot-highlight-clips-reconcile": {"task": "iot.tasks.highlight_clips_reconcile", "schedule": 60.0},
     "iot-processed-messages-purge": {"task": "iot.tasks.processed_messages_purge", "schedule": 3600.0},
@@ -220,6 +222,15 @@ WEBHOOK_SECRET_ROTATION_OVERLAP = timedelta(seconds=env.int("WEBHOOK_SECRET_ROTA
                                                             default=24 * 3600))
 WEBHOOK_BEAT_SECONDS = env.float("WEBHOOK_BEAT_SECONDS", default=5.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES + 1, 2_621_440)
+
+# --- sync -------------------------------------------------------------------------------
+# Records per chunk a run reads and looks up in the sync log at once; heartbeats at most this
+# often; a running run silent for SYNC_STALE_RUN_SECONDS belongs to a dead worker and is resumed.
+SYNC_CHUNK_SIZE = env.int("SYNC_CHUNK_SIZE", default=200)
+SYNC_HEARTBEAT_SECONDS = env.float("SYNC_HEARTBEAT_SECONDS", default=5.0)
+SYNC_STALE_RUN_SECONDS = env.int("SYNC_STALE_RUN_SECONDS", default=120)
+# A provider event about a record the hub synchronised this close in time is our own echo.
+SYNC_ECHO_WINDOW_SECONDS = env.int("SYNC_ECHO_WINDOW_SECONDS", default=300)
 
 # --- oauth connect ----------------------------------------------------------------------
 # Origins a client may name as the OAuth redirect_uri; empty means PUBLIC_BASE_URL only.

@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("integrations.urls")),
     path("communication/", include("communication.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("sync/", include("sync.urls")),
     path("iot/", include("iot.urls")),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[AllowAny]), name="docs"),

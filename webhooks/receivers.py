@@ -42,6 +42,7 @@ SECRET_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "whatsapp": {"signing_key": ("app_secret_ref", _SIGNING), "verify_token": (_VERIFY_TOKEN,)},
     "mux": {"signing_key": (_SIGNING,)},
     "xero": {"signing_key": (_SIGNING,)},
+    "fortnox": {"signing_key": (_SIGNING,)},  # the relay signs with Standard Webhooks
     "ziggy": {"signing_key": (_SIGNING,)},
     "elks46": {"url_token": ("webhook_token_ref", _URL_TOKEN)},  # ElksConfig's own name first
     "generic": {"signing_key": (_SIGNING,), "public_key": (_PUBLIC,)},

@@ -6,6 +6,7 @@ from __future__ import annotations
 from adapters.inbound import WebhookProvider
 from adapters.providers import (
     elks46,
+    fortnox,
     generic,
     mailgun,
     mux,
@@ -26,6 +27,7 @@ WEBHOOK_PROVIDERS: dict[str, WebhookProvider] = {
     whatsapp.key: whatsapp,
     mux.key: mux,
     xero.key: xero,
+    fortnox.key: fortnox,  # change notifications relayed from Fortnox's WebSocket topics
     ziggy.key: ziggy,
     generic.key: generic,
     generic.HubSha1.key: generic.HubSha1,

@@ -62,7 +62,7 @@ SCOPES = ("companyinformation", "customer", "invoice", "bookkeeping", "payment",
 ACCESS_TOKEN_SECONDS = 3600
 CODE_SECONDS = 600
 _ROUTE_SCOPES = {"companyinformation": "companyinformation", "customers": "customer", "invoices": "invoice",
-                 "vouchers": "bookkeeping"}
+                 "vouchers": "bookkeeping", "invoicepayments": "payment"}
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ACCOUNT_NOT_FOUND = 2000423
@@ -89,6 +89,9 @@ class FortnoxSandbox(SandboxServer):
         self.add_route("GET", "/3/invoices/{number}", self._get("invoices", "Invoice", "invoice"))
         self.add_route("POST", "/3/vouchers", self._create_voucher)
         self.add_route("GET", "/3/vouchers/{series}/{number}", self._get_voucher)
+        self.add_route("GET", "/3/vouchers", self._list_vouchers)
+        self.add_route("GET", "/3/invoicepayments", self._list("invoicepayments", "InvoicePayments"))
+        self.add_route("POST", "/3/invoicepayments", self._create_invoice_payment)
         self.add_route("GET", "/oauth-v1/auth", self._authorize)
         self.add_route("POST", "/oauth-v1/token", self._token)
 
@@ -100,6 +103,10 @@ class FortnoxSandbox(SandboxServer):
         self.customers: dict[str, dict] = {}
         self.invoices: dict[str, dict] = {}
         self.vouchers: dict[tuple[str, str], dict] = {}
+        self.invoicepayments: dict[str, dict] = {}
+        # Change notifications as Fortnox's WebSocket topics announce them, oldest first; a test
+        # relays them to the hub (tests/sandboxes/fixtures_sync.py).
+        self.events: list[dict] = []
         self.authorizations: dict[str, dict] = {}
         self._tokens: dict[str, dict] = {}
         self._refresh_tokens: dict[str, dict] = {}
@@ -166,7 +173,7 @@ class FortnoxSandbox(SandboxServer):
 
     def _list(self, store: str, plural: str):
         def handler(request: SandboxRequest) -> Response:
-            rows = list(getattr(self, store).values())
+            rows = [row for row in getattr(self, store).values() if _matches(row, request.query)]
             meta = {"@CurrentPage": 1, "@TotalPages": 1, "@TotalResources": len(rows)}
             return 200, {}, {plural: rows, "MetaInformation": meta}
         return handler
@@ -221,6 +228,7 @@ class FortnoxSandbox(SandboxServer):
                                      "Balance": round(total, 2), "Booked": False, "Cancelled": False,
                                      "Currency": invoice.get("Currency") or "SEK",
                                      "@url": f"{self.url}/3/invoices/{number}"}
+            self._announce("invoices", "invoice-created-v1", number)
         return 201, {}, {"Invoice": self.invoices[number]}
 
     def _create_voucher(self, request: SandboxRequest) -> Response:
@@ -246,7 +254,37 @@ class FortnoxSandbox(SandboxServer):
             number = str(sum(1 for key in self.vouchers if key[0] == series) + 1)
             self.vouchers[(series, number)] = {**voucher, "VoucherSeries": series, "VoucherNumber": int(number),
                                                "Year": 1, "@url": f"{self.url}/3/vouchers/{series}/{number}"}
+            self._announce("vouchers", "voucher-created-v1", number, series=series)
         return 201, {}, {"Voucher": self.vouchers[(series, number)]}
+
+    def _list_vouchers(self, request: SandboxRequest) -> Response:
+        query = {name: values[0] for name, values in request.query.items()}
+        rows = [voucher for voucher in self.vouchers.values()
+                if query.get("fromdate", "") <= voucher["TransactionDate"] <= query.get("todate", "9999-12-31")]
+        meta = {"@CurrentPage": 1, "@TotalPages": 1, "@TotalResources": len(rows)}
+        return 200, {}, {"Vouchers": rows, "MetaInformation": meta}
+
+    def _create_invoice_payment(self, request: SandboxRequest) -> Response:
+        payment = self._entity(request, "InvoicePayment")
+        if not isinstance(payment, dict):
+            return payment
+        invoice = self.invoices.get(str(payment.get("InvoiceNumber")))
+        if invoice is None:
+            return self.error_response(400, f"Can not find invoice '{payment.get('InvoiceNumber')}'.", 2000433)
+        if not _DATE.fullmatch(str(payment.get("PaymentDate"))) or not float(payment.get("Amount") or 0) > 0:
+            return self.error_response(400, "Amount (> 0) and PaymentDate (YYYY-MM-DD) are required.", 2000587)
+        with self._lock:
+            number = str(len(self.invoicepayments) + 1)
+            invoice["Balance"] = round(invoice["Balance"] - float(payment["Amount"]), 2)
+            self.invoicepayments[number] = {**payment, "Number": number, "InvoiceNumber": int(invoice["DocumentNumber"]),
+                                            "Booked": False, "@url": f"{self.url}/3/invoicepayments/{number}"}
+            self._announce("invoicepayments", "invoicepayment-created-v1", number)
+        return 201, {}, {"InvoicePayment": self.invoicepayments[number]}
+
+    def _announce(self, topic: str, event_type: str, entity_id: str, *, series: str | None = None) -> None:
+        self.events.append({"topic": topic, "offset": f"{len(self.events) + 1:019d}", "type": event_type,
+                            "tenantId": self.company["DatabaseNumber"], "entityId": entity_id, "series": series,
+                            "year": None, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())})
 
     def _get_voucher(self, request: SandboxRequest) -> Response:
         found = self.vouchers.get((request.path_params["series"], request.path_params["number"]))
@@ -351,6 +389,12 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
 
 def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
+
+
+def _matches(row: dict, query: dict[str, list[str]]) -> bool:
+    """Fortnox search parameters are lower-cased field names matched like ILIKE; others pass."""
+    fields = {name.lower(): value for name, value in row.items()}
+    return all(values[0].lower() in str(fields[name]).lower() for name, values in query.items() if name in fields)
 
 
 def _int(value) -> int | None:
