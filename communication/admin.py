@@ -1,10 +1,12 @@
 """Admin for communication: the provider configs (validated by the same input serializers as
 the API, status changed only through the lifecycle) and the messages with their attempts,
 every page scoped to the admin's tenants."""
+
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.utils import timezone
 from django.utils.html import format_html_join
 
@@ -14,12 +16,28 @@ from communication.specs import CONFIG_SPECS, ConfigSpec
 from integrations.admin_scoping import TenantScopedAdmin
 from integrations.errors import ApplicationError
 from integrations.lifecycle import Status
+from integrations.secrets.refs import is_ref
 from integrations.services.integrations import integration_validate
 from integrations.services.lifecycle import integration_transition
 
-_LIFECYCLE_FIELDS = ("status", "status_reason", "status_changed_at", "last_validated_at", "last_validation_passed",
-                     "last_validation_message", "created_at")
+_LIFECYCLE_FIELDS = (
+    "status",
+    "status_reason",
+    "status_changed_at",
+    "last_validated_at",
+    "last_validation_passed",
+    "last_validation_message",
+    "created_at",
+)
 _SHARED_INPUT = {"display_name", "sandbox_mode", "quota_limit", "quota_period"}
+
+
+class RefInput(forms.TextInput):
+    """Shows a credential ref, but never re-renders what is not one: a secret pasted by
+    mistake is refused without being echoed back in the page."""
+
+    def format_value(self, value):
+        return super().format_value(value) if value and is_ref(value) else None
 
 
 class ConfigAdminForm(forms.ModelForm):
@@ -33,35 +51,69 @@ class ConfigAdminForm(forms.ModelForm):
         tenant = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
         creating = self.instance.pk is None
         names = [name for name in self.spec.input_serializer.Meta.fields if name in self.fields]
-        data = {name: cleaned[name] for name in names if name in cleaned and cleaned[name] is not None}
+        data = {
+            name: cleaned[name] for name in names if name in cleaned and cleaned[name] is not None
+        }
         serializer = self.spec.input_serializer(
-            None if creating else self.instance, data=data, partial=not creating,
-            context={"spec": self.spec, "tenant": tenant})
+            None if creating else self.instance,
+            data=data,
+            partial=not creating,
+            context={"spec": self.spec, "tenant": tenant},
+        )
         if serializer.is_valid():
             cleaned.update({k: v for k, v in serializer.validated_data.items() if k in self.fields})
         else:
             for name, errors in serializer.errors.items():
-                self.add_error(name if name in self.fields else None, [str(error) for error in errors])
+                self.add_error(
+                    name if name in self.fields else None, [str(error) for error in errors]
+                )
         return cleaned
 
 
 def config_admin(spec: ConfigSpec) -> type[TenantScopedAdmin]:
-    specific = [name for name in spec.input_serializer.Meta.fields
-                if name not in _SHARED_INPUT | {"provider", "capabilities"}]
-    form = type(f"{spec.model.__name__}AdminForm", (ConfigAdminForm,), {
-        "spec": spec, "Meta": type("Meta", (), {"model": spec.model, "fields": "__all__"})})
+    specific = [
+        name
+        for name in spec.input_serializer.Meta.fields
+        if name not in _SHARED_INPUT | {"provider", "capabilities"}
+    ]
+    # No Meta: the admin builds the form's fields itself, with its overrides.
+    form = type(f"{spec.model.__name__}AdminForm", (ConfigAdminForm,), {"spec": spec})
 
     class ConfigAdmin(TenantScopedAdmin):
-        list_display = ("display_name", "tenant", "status", "sandbox_mode", "last_validation_passed", "created_at")
+        list_display = (
+            "display_name",
+            "tenant",
+            "status",
+            "sandbox_mode",
+            "last_validation_passed",
+            "created_at",
+        )
         list_filter = ("status", "sandbox_mode")
         search_fields = ("display_name",)
         readonly_fields = _LIFECYCLE_FIELDS
+        formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
         fieldsets = (
-            (None, {"fields": ("tenant", "display_name", "sandbox_mode", "quota_limit", "quota_period")}),
+            (
+                None,
+                {
+                    "fields": (
+                        "tenant",
+                        "display_name",
+                        "sandbox_mode",
+                        "quota_limit",
+                        "quota_period",
+                    )
+                },
+            ),
             (spec.label, {"fields": specific}),
             ("Lifecycle", {"fields": _LIFECYCLE_FIELDS}),
         )
         actions = ["validate", "activate", "pause", "resume", "decommission"]
+
+        def formfield_for_dbfield(self, db_field, request, **kwargs):
+            if db_field.name.endswith("_ref"):
+                kwargs["widget"] = RefInput(attrs={"class": "vTextField"})
+            return super().formfield_for_dbfield(db_field, request, **kwargs)
 
         def has_change_permission(self, request, obj=None) -> bool:
             if obj is not None and obj.status == Status.DECOMMISSIONED:
@@ -96,16 +148,26 @@ def config_admin(spec: ConfigSpec) -> type[TenantScopedAdmin]:
                 try:
                     run = integration_validate(integration=config, actor=actor)
                 except ApplicationError as exc:
-                    self.message_user(request, f"{config.display_name}: {exc.detail}", messages.WARNING)
+                    self.message_user(
+                        request, f"{config.display_name}: {exc.detail}", messages.WARNING
+                    )
                     continue
-                self.message_user(request, f"{config.display_name}: {run.message}",
-                                  messages.SUCCESS if run.passed else messages.WARNING)
+                self.message_user(
+                    request,
+                    f"{config.display_name}: {run.message}",
+                    messages.SUCCESS if run.passed else messages.WARNING,
+                )
 
         def _transition(self, request, queryset, action: str) -> None:
             actor = f"admin:{request.user.get_username()}"
-            self._each(request, queryset,
-                       lambda config: integration_transition(integration=config, action=action, actor=actor),
-                       f"{action}: done")
+            self._each(
+                request,
+                queryset,
+                lambda config: integration_transition(
+                    integration=config, action=action, actor=actor
+                ),
+                f"{action}: done",
+            )
 
         @admin.action(description="Activate")
         def activate(self, request, queryset):
@@ -141,7 +203,9 @@ class MessageAdmin(TenantScopedAdmin):
     exclude = ("tenant",)
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields if f.name != "tenant"] + ["delivery_attempts"]
+        return [f.name for f in self.model._meta.fields if f.name != "tenant"] + [
+            "delivery_attempts"
+        ]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -151,32 +215,70 @@ class MessageAdmin(TenantScopedAdmin):
 
     @admin.display(description="Delivery attempts")
     def delivery_attempts(self, obj):
-        rows = DeliveryAttempt.objects.filter(tenant_id=obj.tenant_id, message_kind=self.kind, message_id=obj.pk)
-        return format_html_join(
-            "\n", "<div>{} · {} · {} · {} ms {}</div>",
-            ((row.created_at.isoformat(timespec="seconds"), row.provider, row.outcome, row.latency_ms, row.error)
-             for row in rows)) or "none yet"
+        rows = DeliveryAttempt.objects.filter(
+            tenant_id=obj.tenant_id, message_kind=self.kind, message_id=obj.pk
+        )
+        return (
+            format_html_join(
+                "\n",
+                "<div>{} · {} · {} · {} ms {}</div>",
+                (
+                    (
+                        row.created_at.isoformat(timespec="seconds"),
+                        row.provider,
+                        row.outcome,
+                        row.latency_ms,
+                        row.error,
+                    )
+                    for row in rows
+                ),
+            )
+            or "none yet"
+        )
 
 
 @admin.register(EmailMessage)
 class EmailMessageAdmin(MessageAdmin):
     kind = DeliveryAttempt.Kind.EMAIL
-    list_display = ("subject", "status", "provider", "provider_message_id", "open_count", "click_count",
-                    "created_at")
+    list_display = (
+        "subject",
+        "status",
+        "provider",
+        "provider_message_id",
+        "open_count",
+        "click_count",
+        "created_at",
+    )
     search_fields = ("subject", "provider_message_id", "idempotency_key")
 
 
 @admin.register(SmsMessage)
 class SmsMessageAdmin(MessageAdmin):
     kind = DeliveryAttempt.Kind.SMS
-    list_display = ("to", "status", "provider", "segments", "cost_amount", "cost_currency", "created_at")
+    list_display = (
+        "to",
+        "status",
+        "provider",
+        "segments",
+        "cost_amount",
+        "cost_currency",
+        "created_at",
+    )
     list_filter = ("status", "provider", "direction")
     search_fields = ("to", "provider_message_id", "idempotency_key")
 
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(TenantScopedAdmin):
-    list_display = ("message_kind", "message_id", "provider", "outcome", "status_code", "latency_ms", "created_at")
+    list_display = (
+        "message_kind",
+        "message_id",
+        "provider",
+        "outcome",
+        "status_code",
+        "latency_ms",
+        "created_at",
+    )
     list_filter = ("message_kind", "provider", "outcome")
     search_fields = ("message_id",)
     exclude = ("tenant",)

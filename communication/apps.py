@@ -9,7 +9,8 @@ class CommunicationConfig(AppConfig):
         # Registers the communication family's provider bindings with the integrations
         # registry, and each channel's dead-letter replay, in every process (web, worker, beat).
         from communication import specs  # noqa: F401
-        from communication.services import email, push, sms, whatsapp  # noqa: F401
         from communication.handlers import register as register_tracking_handlers
+        from communication.services import email, push, sms, whatsapp  # noqa: F401
 
-        register_tracking_handlers()  # delivery reports and inbound messages, on the webhooks framework
+        # Delivery reports and inbound messages, on the webhooks framework.
+        register_tracking_handlers()

@@ -1,4 +1,5 @@
 """Reads of messages and their delivery attempts, always within one tenant."""
+
 from __future__ import annotations
 
 import json
@@ -26,11 +27,11 @@ def email_list(*, tenant, filters: dict | None = None) -> QuerySet:
     filters = filters or {}
     qs = _filtered(EmailMessage.objects.filter(tenant=tenant), filters)
     if filters.get("to"):
-        address = filters["to"]
-        if connection.features.supports_json_field_contains:
-            qs = qs.filter(to__contains=[{"email": address}])
-        else:  # SQLite: the address as a quoted JSON string, a whole recipient, never a substring
-            qs = qs.filter(to__icontains=json.dumps(address))
+        # The address as a quoted JSON string matches a whole recipient, never a substring of
+        # one, case-insensitively on every backend. PostgreSQL renders jsonb text unescaped;
+        # elsewhere Django stores the JSON ASCII-escaped.
+        quoted = json.dumps(filters["to"], ensure_ascii=connection.vendor != "postgresql")
+        qs = qs.filter(to__icontains=quoted)
     return qs
 
 
@@ -57,4 +58,6 @@ def sms_get(*, tenant, message_id) -> SmsMessage:
 
 
 def delivery_attempt_list(*, tenant, message_kind: str, message_id) -> QuerySet:
-    return DeliveryAttempt.objects.filter(tenant=tenant, message_kind=message_kind, message_id=message_id)
+    return DeliveryAttempt.objects.filter(
+        tenant=tenant, message_kind=message_kind, message_id=message_id
+    )

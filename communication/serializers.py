@@ -1,4 +1,5 @@
 """Input and output of the email and SMS endpoints."""
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,9 @@ class TemplateDataField(serializers.DictField):
         value = super().to_internal_value(data)
         _check_template_value(value)
         if len(json.dumps(value).encode()) > MAX_TEMPLATE_DATA_BYTES:
-            raise serializers.ValidationError(f"is larger than {MAX_TEMPLATE_DATA_BYTES} bytes as JSON")
+            raise serializers.ValidationError(
+                f"is larger than {MAX_TEMPLATE_DATA_BYTES} bytes as JSON"
+            )
         return value
 
 
@@ -62,8 +65,12 @@ class EmailSendInput(StrictSerializer):
     subject = serializers.CharField(max_length=998)
     template_id = serializers.CharField(max_length=100, required=False, default="")
     template_data = TemplateDataField(required=False)
-    body_text = serializers.CharField(max_length=MAX_BODY_TEXT, required=False, default="", trim_whitespace=False)
-    body_html = serializers.CharField(max_length=MAX_BODY_TEXT, required=False, default="", trim_whitespace=False)
+    body_text = serializers.CharField(
+        max_length=MAX_BODY_TEXT, required=False, default="", trim_whitespace=False
+    )
+    body_html = serializers.CharField(
+        max_length=MAX_BODY_TEXT, required=False, default="", trim_whitespace=False
+    )
     idempotency_key = serializers.CharField(max_length=255, required=False)
 
     def validate_to(self, value: list[dict]) -> list[dict]:
@@ -74,18 +81,21 @@ class EmailSendInput(StrictSerializer):
                 duplicates.append(recipient["email"])
             seen.add(key)
         if duplicates:
-            raise serializers.ValidationError(f"each recipient once; repeated: {', '.join(duplicates)}")
+            raise serializers.ValidationError(
+                f"each recipient once; repeated: {', '.join(duplicates)}"
+            )
         return value
 
     def validate(self, attrs):
         has_template = bool(attrs.get("template_id"))
         has_body = bool(attrs.get("body_text") or attrs.get("body_html"))
         if has_template and has_body:
-            raise serializers.ValidationError({"template_id": [
-                "give either template_id (with template_data) or body_text/body_html, not both"]})
+            rule = "give either template_id (with template_data) or body_text/body_html, not both"
+            raise serializers.ValidationError({"template_id": [rule]})
         if not has_template and not has_body:
-            raise serializers.ValidationError({"body_text": [
-                "give template_id (with template_data) or body_text/body_html"]})
+            raise serializers.ValidationError(
+                {"body_text": ["give template_id (with template_data) or body_text/body_html"]}
+            )
         if "template_data" in attrs and not has_template:
             raise serializers.ValidationError({"template_data": ["only with template_id"]})
         return attrs
@@ -147,12 +157,36 @@ class SmsFilter(MessageFilter):
 class DeliveryAttemptOutput(serializers.ModelSerializer):
     class Meta:
         model = DeliveryAttempt
-        fields = ["id", "config", "provider", "outcome", "status_code", "error", "latency_ms", "created_at"]
+        fields = [
+            "id",
+            "config",
+            "provider",
+            "outcome",
+            "status_code",
+            "error",
+            "latency_ms",
+            "created_at",
+        ]
 
 
-_SHARED_OUTPUT = ["id", "config", "provider", "status", "idempotency_key", "provider_message_id", "attempts",
-                  "sent_at", "delivered_at", "failed_at", "last_error", "error_code", "notification", "route",
-                  "created_at", "updated_at"]
+_SHARED_OUTPUT = [
+    "id",
+    "config",
+    "provider",
+    "status",
+    "idempotency_key",
+    "provider_message_id",
+    "attempts",
+    "sent_at",
+    "delivered_at",
+    "failed_at",
+    "last_error",
+    "error_code",
+    "notification",
+    "route",
+    "created_at",
+    "updated_at",
+]
 
 
 class RouteMixin(serializers.Serializer):
@@ -165,13 +199,33 @@ class RouteMixin(serializers.Serializer):
 class EmailOutput(RouteMixin, serializers.ModelSerializer):
     class Meta:
         model = EmailMessage
-        fields = _SHARED_OUTPUT + ["to", "subject", "template_id", "template_data", "body_text", "body_html",
-                                   "open_count", "click_count", "bounce_count", "first_opened_at",
-                                   "last_opened_at", "bounce_type", "unsubscribed"]
+        fields = _SHARED_OUTPUT + [
+            "to",
+            "subject",
+            "template_id",
+            "template_data",
+            "body_text",
+            "body_html",
+            "open_count",
+            "click_count",
+            "bounce_count",
+            "first_opened_at",
+            "last_opened_at",
+            "bounce_type",
+            "unsubscribed",
+        ]
 
 
 class SmsOutput(RouteMixin, serializers.ModelSerializer):
     class Meta:
         model = SmsMessage
-        fields = _SHARED_OUTPUT + ["direction", "from_number", "to", "body", "encoding", "segments",
-                                   "cost_amount", "cost_currency"]
+        fields = _SHARED_OUTPUT + [
+            "direction",
+            "from_number",
+            "to",
+            "body",
+            "encoding",
+            "segments",
+            "cost_amount",
+            "cost_currency",
+        ]

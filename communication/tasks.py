@@ -1,6 +1,7 @@
 """Celery tasks of communication: thin callers that take ids, call one service and own the
 retry policy (a retryable failure of every config reschedules with exponential backoff,
 never sooner than the provider's Retry-After)."""
+
 from __future__ import annotations
 
 from celery import shared_task
@@ -11,7 +12,7 @@ from communication.services.attempts import RetryLater
 
 
 def _countdown(task, error) -> float:
-    return max(error.retry_after or 0, settings.TASK_RETRY_BASE_SECONDS * 2 ** task.request.retries)
+    return max(error.retry_after or 0, settings.TASK_RETRY_BASE_SECONDS * 2**task.request.retries)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
@@ -56,5 +57,9 @@ def messages_requeue_stale() -> dict:
     claimed by a worker that died. Push and WhatsApp settle dead claims the in-flight way
     (communication.services.inflight): one whose request may have reached the provider is
     not sent again."""
-    return {"email": email.emails_requeue_stale(), "sms": sms.sms_requeue_stale(),
-            "push": push.push_requeue_stale(), "whatsapp": whatsapp.whatsapp_requeue_stale()}
+    return {
+        "email": email.emails_requeue_stale(),
+        "sms": sms.sms_requeue_stale(),
+        "push": push.push_requeue_stale(),
+        "whatsapp": whatsapp.whatsapp_requeue_stale(),
+    }

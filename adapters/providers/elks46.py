@@ -181,7 +181,9 @@ class Config:
     password: str
     sender_id: str
     dry_run: bool = False
-    base_url: str = field(default_factory=lambda: provider_base_url("elks", "https://api.46elks.com"))
+    base_url: str = field(
+        default_factory=lambda: provider_base_url("elks", "https://api.46elks.com")
+    )
     timeout_seconds: float = 10.0
 
 
@@ -192,8 +194,12 @@ class Account:
 
 
 def _client(config: Config) -> ProviderHttpClient:
-    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds,
-                              auth=(config.username, config.password))
+    return ProviderHttpClient(
+        key,
+        config.base_url,
+        timeout=config.timeout_seconds,
+        auth=(config.username, config.password),
+    )
 
 
 def _json_object(response, where: str) -> dict:
@@ -202,8 +208,11 @@ def _json_object(response, where: str) -> dict:
     except ValueError:
         payload = None
     if not isinstance(payload, dict):
-        raise ProviderUnavailable(f"46elks answered {where} with something other than a JSON object",
-                                  provider=key, status_code=response.status_code)
+        raise ProviderUnavailable(
+            f"46elks answered {where} with something other than a JSON object",
+            provider=key,
+            status_code=response.status_code,
+        )
     return payload
 
 
@@ -216,30 +225,42 @@ def send_sms(config: Config, sms: OutboundSms, *, delivery_report_url: str = "")
     with _client(config) as client:
         answer = _json_object(client.request("POST", "/a1/sms", data=form), "POST /a1/sms")
     if answer.get("status") == "failed":
-        raise ProviderRejected(f"46elks refused the SMS: {answer.get('error') or 'status failed'}",
-                               provider=key)
+        raise ProviderRejected(
+            f"46elks refused the SMS: {answer.get('error') or 'status failed'}", provider=key
+        )
     details = {"parts": answer.get("parts"), "status": answer.get("status")}
     if config.dry_run:
-        return SendResult(provider_message_id="", details=details | {
-            "dry_run": True, "estimated_cost": answer.get("estimated_cost")})
+        return SendResult(
+            provider_message_id="",
+            details=details | {"dry_run": True, "estimated_cost": answer.get("estimated_cost")},
+        )
     message_id = answer.get("id")
     if not isinstance(message_id, str) or not message_id:
-        raise ProviderUnavailable("46elks accepted the SMS but its answer carried no id", provider=key)
+        raise ProviderUnavailable(
+            "46elks accepted the SMS but its answer carried no id", provider=key
+        )
     cost = answer.get("cost")
-    amount = (Decimal(cost) / COST_UNITS_PER_CURRENCY_UNIT
-              if isinstance(cost, int) and not isinstance(cost, bool) else None)
+    amount = (
+        Decimal(cost) / COST_UNITS_PER_CURRENCY_UNIT
+        if isinstance(cost, int) and not isinstance(cost, bool)
+        else None
+    )
     return SendResult(provider_message_id=message_id, cost_amount=amount, details=details)
 
 
 def account(config: Config) -> Account:
     with _client(config) as client:
         answer = _json_object(client.request("GET", "/a1/me"), "GET /a1/me")
-    return Account(display_name=str(answer.get("displayname") or ""),
-                   currency=str(answer.get("currency") or "").upper()[:3])
+    return Account(
+        display_name=str(answer.get("displayname") or ""),
+        currency=str(answer.get("currency") or "").upper()[:3],
+    )
 
 
 def validate(config: Config) -> ValidationResult:
     found = account(config)
     named = f" as {found.display_name}" if found.display_name else ""
-    return ValidationResult(message=f"authenticated with 46elks{named} (account currency {found.currency})",
-                            details={"currency": found.currency})
+    return ValidationResult(
+        message=f"authenticated with 46elks{named} (account currency {found.currency})",
+        details={"currency": found.currency},
+    )

@@ -37,7 +37,6 @@ from urllib3 import encode_multipart_formdata
 
 from adapters.errors import ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
-
 from adapters.inbound import (
     EventType,
     InboundEvent,
@@ -186,8 +185,9 @@ class Config:
 
 
 def _client(config: Config) -> ProviderHttpClient:
-    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds,
-                              auth=("api", config.api_key))
+    return ProviderHttpClient(
+        key, config.base_url, timeout=config.timeout_seconds, auth=("api", config.api_key)
+    )
 
 
 def _yes_no(flag: bool) -> str:
@@ -196,21 +196,35 @@ def _yes_no(flag: bool) -> str:
 
 def message_fields(config: Config, email: OutboundEmail) -> list[tuple[str, str]]:
     """The form fields of one send; repeated names (`to`) are repeated pairs."""
-    fields = [("from", formataddr((config.from_name, config.from_email))),
-              ("subject", email.subject)]
+    fields = [
+        ("from", formataddr((config.from_name, config.from_email))),
+        ("subject", email.subject),
+    ]
     fields += [("to", formataddr((recipient.name, recipient.email))) for recipient in email.to]
     if len(email.to) > 1:
         # Batch sending: one copy per recipient instead of one mail everybody can see.
-        fields.append(("recipient-variables", json.dumps(
-            {recipient.email: {"name": recipient.name} for recipient in email.to})))
+        fields.append(
+            (
+                "recipient-variables",
+                json.dumps({recipient.email: {"name": recipient.name} for recipient in email.to}),
+            )
+        )
     if email.template_id:
-        fields += [("template", email.template_id), ("t:variables", json.dumps(email.template_data))]
+        fields += [
+            ("template", email.template_id),
+            ("t:variables", json.dumps(email.template_data)),
+        ]
     else:
-        fields += [(name, value) for name, value in (("text", email.body_text), ("html", email.body_html))
-                   if value]
-    fields += [("o:tracking", _yes_no(config.tracking)),
-               ("o:tracking-clicks", _yes_no(config.click_tracking)),
-               ("v:hub_message_id", email.reference)]
+        fields += [
+            (name, value)
+            for name, value in (("text", email.body_text), ("html", email.body_html))
+            if value
+        ]
+    fields += [
+        ("o:tracking", _yes_no(config.tracking)),
+        ("o:tracking-clicks", _yes_no(config.click_tracking)),
+        ("v:hub_message_id", email.reference),
+    ]
     if config.test_mode:
         fields.append(("o:testmode", "yes"))
     return fields
@@ -219,15 +233,22 @@ def message_fields(config: Config, email: OutboundEmail) -> list[tuple[str, str]
 def send_email(config: Config, email: OutboundEmail) -> SendResult:
     body, content_type = encode_multipart_formdata(message_fields(config, email))
     with _client(config) as client:
-        response = client.request("POST", f"/v3/{quote(config.domain, safe='')}/messages",
-                                  content=body, headers={"Content-Type": content_type})
+        response = client.request(
+            "POST",
+            f"/v3/{quote(config.domain, safe='')}/messages",
+            content=body,
+            headers={"Content-Type": content_type},
+        )
     try:
         message_id = str(response.json()["id"]).strip().strip("<>")
     except (ValueError, KeyError, TypeError):
         message_id = ""
     if not message_id:
-        raise ProviderUnavailable("Mailgun accepted the message but its answer carried no id",
-                                  provider=key, status_code=response.status_code)
+        raise ProviderUnavailable(
+            "Mailgun accepted the message but its answer carried no id",
+            provider=key,
+            status_code=response.status_code,
+        )
     return SendResult(provider_message_id=message_id, details={"test_mode": config.test_mode})
 
 

@@ -36,7 +36,6 @@ from typing import Any
 
 import python_http_client
 import sendgrid as sendgrid_sdk
-
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -211,7 +210,8 @@ def _post_mail(config: Config, body: dict) -> Any:
         raise _translate(exc) from None
     except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, garbled
         raise ProviderUnavailable(
-            f"SendGrid: POST /v3/mail/send failed ({type(exc).__name__})", provider=key,
+            f"SendGrid: POST /v3/mail/send failed ({type(exc).__name__})",
+            provider=key,
             code="connection_failed",
         ) from None
 
@@ -220,13 +220,17 @@ def _translate(exc: python_http_client.exceptions.HTTPError) -> ProviderError:
     body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else str(exc.body)
     try:
         errors = json.loads(body).get("errors") or []
-        text = "; ".join(str(error.get("message", "")) for error in errors if isinstance(error, dict))
+        text = "; ".join(
+            str(error.get("message", "")) for error in errors if isinstance(error, dict)
+        )
     except (ValueError, AttributeError):
         text = body
     text = redact(text or str(exc.reason))[:_ERROR_TEXT_LIMIT]
     retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
     return classify_http_status(
-        int(exc.status_code), provider=key, retry_after=retry_after,
+        int(exc.status_code),
+        provider=key,
+        retry_after=retry_after,
         message=f"SendGrid answered {exc.status_code} to POST /v3/mail/send: {text}",
     )
 
@@ -262,9 +266,11 @@ def mail_body(config: Config, email: OutboundEmail) -> dict:
         body["template_id"] = email.template_id
     else:
         # text/plain must come first when both are given.
-        body["content"] = [{"type": kind, "value": value}
-                           for kind, value in (("text/plain", email.body_text),
-                                               ("text/html", email.body_html)) if value]
+        body["content"] = [
+            {"type": kind, "value": value}
+            for kind, value in (("text/plain", email.body_text), ("text/html", email.body_html))
+            if value
+        ]
     if config.reply_to_email:
         body["reply_to"] = {"email": config.reply_to_email}
     if config.ip_pool_name:
@@ -279,8 +285,11 @@ def send_email(config: Config, email: OutboundEmail) -> SendResult:
         # Sandbox mode validates and delivers nothing; it answers 200 without a message id.
         return SendResult(provider_message_id=message_id, details={"sandbox_mode": True})
     if not message_id:
-        raise ProviderUnavailable("SendGrid accepted the mail but returned no X-Message-Id",
-                                  provider=key, status_code=response.status_code)
+        raise ProviderUnavailable(
+            "SendGrid accepted the mail but returned no X-Message-Id",
+            provider=key,
+            status_code=response.status_code,
+        )
     return SendResult(provider_message_id=message_id)
 
 
@@ -289,11 +298,16 @@ def validate(config: Config) -> ValidationResult:
         "personalizations": [{"to": [{"email": config.from_email}]}],
         "from": _sender(config),
         "subject": "Integration hub pre-flight check",
-        "content": [{"type": "text/plain", "value": "Validation only; sandbox mode delivers nothing."}],
+        "content": [
+            {"type": "text/plain", "value": "Validation only; sandbox mode delivers nothing."}
+        ],
         "mail_settings": {"sandbox_mode": {"enable": True}},
     }
     _post_mail(config, probe)
     return ValidationResult(
-        message=f"authenticated with SendGrid; a sandbox-mode send from {config.from_email} was accepted",
+        message=(
+            f"authenticated with SendGrid; a sandbox-mode send from {config.from_email} "
+            "was accepted"
+        ),
         details={"sender": config.from_email},
     )

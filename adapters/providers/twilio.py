@@ -44,7 +44,12 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from adapters.errors import ProviderError, ProviderRejected, ProviderUnavailable, classify_http_status
+from adapters.errors import (
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+    classify_http_status,
+)
 from adapters.http import provider_base_url
 from adapters.inbound import (
     EventType,
@@ -59,6 +64,7 @@ from adapters.inbound import (
     received_now,
     require,
 )
+from adapters.redaction import redact
 from adapters.signing import (
     constant_time_equals,
     hmac_sha1_base64,
@@ -66,7 +72,6 @@ from adapters.signing import (
     matches_any,
     require_secret,
 )
-from adapters.redaction import redact
 from adapters.types import OutboundSms, SendResult, ValidationResult
 
 key = "twilio"
@@ -211,13 +216,18 @@ class Config:
     auth_token: str
     messaging_service_sid: str = ""
     from_number: str = ""
-    base_url: str = field(default_factory=lambda: provider_base_url("twilio", "https://api.twilio.com"))
+    base_url: str = field(
+        default_factory=lambda: provider_base_url("twilio", "https://api.twilio.com")
+    )
     timeout_seconds: float = 10.0
 
 
 def _client(config: Config) -> Client:
-    client = Client(config.account_sid, config.auth_token,
-                    http_client=TwilioHttpClient(timeout=config.timeout_seconds, logger=_sdk_logger))
+    client = Client(
+        config.account_sid,
+        config.auth_token,
+        http_client=TwilioHttpClient(timeout=config.timeout_seconds, logger=_sdk_logger),
+    )
     client.api.base_url = config.base_url
     return client
 
@@ -225,8 +235,12 @@ def _client(config: Config) -> Client:
 def _translate(exc: TwilioRestException, where: str) -> ProviderError:
     text = redact(str(exc.msg or ""))[:300]
     code = str(exc.code) if exc.code is not None else None
-    error = classify_http_status(int(exc.status), provider=key, retry_after=None,
-                                 message=f"Twilio answered {exc.status} to {where}: {text}")
+    error = classify_http_status(
+        int(exc.status),
+        provider=key,
+        retry_after=None,
+        message=f"Twilio answered {exc.status} to {where}: {text}",
+    )
     error.code = code
     return error
 
@@ -237,8 +251,9 @@ def _call(where: str, fn):
     except TwilioRestException as exc:
         raise _translate(exc, where) from None
     except requests.RequestException as exc:
-        raise ProviderUnavailable(f"Twilio: {where} failed ({type(exc).__name__})", provider=key,
-                                  code="connection_failed") from None
+        raise ProviderUnavailable(
+            f"Twilio: {where} failed ({type(exc).__name__})", provider=key, code="connection_failed"
+        ) from None
 
 
 def _price(value: str | None) -> Decimal | None:
@@ -261,20 +276,32 @@ def send_sms(config: Config, sms: OutboundSms, *, status_callback_url: str = "")
     client = _client(config)
     message = _call("POST Messages.json", lambda: client.messages.create(**params))
     if message.status == "failed":
-        raise ProviderRejected(f"Twilio refused the SMS (error {message.error_code})", provider=key,
-                               code=str(message.error_code or ""))
+        raise ProviderRejected(
+            f"Twilio refused the SMS (error {message.error_code})",
+            provider=key,
+            code=str(message.error_code or ""),
+        )
     if not message.sid:
-        raise ProviderUnavailable("Twilio accepted the SMS but its answer carried no sid", provider=key)
+        raise ProviderUnavailable(
+            "Twilio accepted the SMS but its answer carried no sid", provider=key
+        )
     price = _price(message.price)
-    return SendResult(provider_message_id=message.sid, cost_amount=price,
-                      cost_currency=(message.price_unit or "").upper()[:3] if price is not None else "",
-                      details={"status": message.status, "num_segments": message.num_segments})
+    return SendResult(
+        provider_message_id=message.sid,
+        cost_amount=price,
+        cost_currency=(message.price_unit or "").upper()[:3] if price is not None else "",
+        details={"status": message.status, "num_segments": message.num_segments},
+    )
 
 
 def validate(config: Config) -> ValidationResult:
     client = _client(config)
-    found = _call("GET Accounts/{Sid}.json", lambda: client.api.v2010.accounts(config.account_sid).fetch())
+    found = _call(
+        "GET Accounts/{Sid}.json", lambda: client.api.v2010.accounts(config.account_sid).fetch()
+    )
     if found.status != "active":
         raise ProviderRejected(f"the Twilio account is {found.status}, not active", provider=key)
-    return ValidationResult(message=f"authenticated with Twilio account …{config.account_sid[-4:]} (active)",
-                            details={"account_status": found.status})
+    return ValidationResult(
+        message=f"authenticated with Twilio account …{config.account_sid[-4:]} (active)",
+        details={"account_status": found.status},
+    )

@@ -1,7 +1,9 @@
 """Config CRUD and lifecycle for the six providers at /api/v1/communication/<slug>/configs/:
 the integrations family views, served with each provider's ConfigSpec."""
+
 from __future__ import annotations
 
+from communication.specs import config_spec
 from integrations.apis.families import (
     IntegrationActionApi,
     IntegrationDetailApi,
@@ -11,8 +13,6 @@ from integrations.apis.families import (
     IntegrationValidateApi,
 )
 from integrations.models import Integration
-
-from communication.specs import config_spec
 
 
 class ConfigApiMixin:
@@ -51,8 +51,9 @@ class ConfigUsageApi(ConfigApiMixin, IntegrationUsageApi):
         response = super().get(request, pk)
         if self.provider_slug in ("sendgrid", "mailgun"):
             days = int(response.data["days"])
-            response.data["engagement"] = email_engagement(tenant=self.tenant, config=self.get_integration(pk),
-                                                           days=days)
+            response.data["engagement"] = email_engagement(
+                tenant=self.tenant, config=self.get_integration(pk), days=days
+            )
         return response
 
 

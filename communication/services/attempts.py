@@ -21,12 +21,14 @@ communication.services.inflight.messages_requeue_stale.
 `message.attempts` counts claims (task runs), as payments do; the DeliveryAttempt rows are
 the individual provider requests.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -64,21 +66,39 @@ class Channel:
     # building the adapter config happen here, once, not on every in-call retry.
     prepare: Callable[[Integration, object, Resolver], Callable[[], SendResult]]
     enqueue: Callable[[str], None]
-    sent_fields: Callable[[Integration, object, SendResult], dict] = lambda config, message, result: {}
+    sent_fields: Callable[[Integration, object, SendResult], dict] = (
+        lambda config, message, result: {}
+    )
 
 
-def attempt_record(*, message, kind: str, config: Integration | None, outcome: str,
-                   status_code: int | None = None, error: str = "", latency_ms: int = 0) -> DeliveryAttempt:
+def attempt_record(
+    *,
+    message,
+    kind: str,
+    config: Integration | None,
+    outcome: str,
+    status_code: int | None = None,
+    error: str = "",
+    latency_ms: int = 0,
+) -> DeliveryAttempt:
     return DeliveryAttempt.objects.create(
-        tenant_id=message.tenant_id, message_kind=kind, message_id=message.pk,
-        config_id=config.pk if config else None, provider=config.provider if config else "",
-        outcome=outcome, status_code=status_code, error=error[:1000], latency_ms=latency_ms)
+        tenant_id=message.tenant_id,
+        message_kind=kind,
+        message_id=message.pk,
+        config_id=config.pk if config else None,
+        provider=config.provider if config else "",
+        outcome=outcome,
+        status_code=status_code,
+        error=error[:1000],
+        latency_ms=latency_ms,
+    )
 
 
 def route_configs(message) -> list[Integration]:
     """The route's configs in order, as their provider subclasses; deleted ones drop out."""
     ids = [str(config_id) for config_id in message.metadata.get(ROUTE, [])] or (
-        [str(message.config_id)] if message.config_id else [])
+        [str(message.config_id)] if message.config_id else []
+    )
     found = {str(config.pk): config for config in Integration.objects.filter(pk__in=ids)}
     return [found[config_id].specific() for config_id in ids if config_id in found]
 
@@ -91,8 +111,11 @@ def _waits_for_resume(configs: list[Integration]) -> bool:
 def message_claim(*, channel: Channel, message_id):
     """Move a queued message to sending, unless another worker holds it or it must wait."""
     with transaction.atomic():
-        message = (channel.model.objects.select_for_update(skip_locked=True)
-                   .filter(pk=message_id, status="queued").first())
+        message = (
+            channel.model.objects.select_for_update(skip_locked=True)
+            .filter(pk=message_id, status="queued")
+            .first()
+        )
         if message is None or _waits_for_resume(route_configs(message)):
             return None
         message.status = "sending"
@@ -111,8 +134,13 @@ def message_deliver(*, channel: Channel, message_id, final_attempt: bool):
     last_error: ProviderError | None = None
     for config in route_configs(message):
         if config.status != Status.ACTIVE:
-            attempt_record(message=message, kind=channel.kind, config=config, outcome="skipped",
-                           error=f"the config is {config.status}")
+            attempt_record(
+                message=message,
+                kind=channel.kind,
+                config=config,
+                outcome="skipped",
+                error=f"the config is {config.status}",
+            )
             continue
         try:
             result = _try_config(channel, message, config)
@@ -123,13 +151,19 @@ def message_deliver(*, channel: Channel, message_id, final_attempt: bool):
             continue
         return _sent(channel, message, config, result)
     if last_error is None:  # no config of the route is usable any more
-        last_error = ProviderRejected("no config of this message's route is active any more",
-                                      provider=message.provider or "", code="no_route")
+        last_error = ProviderRejected(
+            "no config of this message's route is active any more",
+            provider=message.provider or "",
+            code="no_route",
+        )
         return _failed(channel, message, last_error, dead_letter=False)
     if not final_attempt:
         channel.model.objects.filter(pk=message.pk).update(
-            status="queued", last_error=str(last_error)[:1000], error_code=_error_code(last_error),
-            updated_at=timezone.now())
+            status="queued",
+            last_error=str(last_error)[:1000],
+            error_code=_error_code(last_error),
+            updated_at=timezone.now(),
+        )
         raise RetryLater(last_error)
     return _failed(channel, message, last_error, dead_letter=True)
 
@@ -138,11 +172,18 @@ def _try_config(channel: Channel, message, config: Integration) -> SendResult:
     from integrations.secrets.services import secret_resolve
 
     try:
-        request = channel.prepare(config, message, lambda ref: secret_resolve(tenant=config.tenant, ref=ref))
+        request = channel.prepare(
+            config, message, lambda ref: secret_resolve(tenant=config.tenant, ref=ref)
+        )
     except ApplicationError as exc:  # a ref that does not resolve: this config cannot send
         error = ProviderRejected(exc.detail, provider=config.provider, code=exc.code)
-        attempt_record(message=message, kind=channel.kind, config=config, outcome="permanent_error",
-                       error=exc.detail)
+        attempt_record(
+            message=message,
+            kind=channel.kind,
+            config=config,
+            outcome="permanent_error",
+            error=exc.detail,
+        )
         raise error from None
 
     def one_request() -> SendResult:
@@ -150,21 +191,40 @@ def _try_config(channel: Channel, message, config: Integration) -> SendResult:
         try:
             result = request()
         except ProviderError as error:
-            attempt_record(message=message, kind=channel.kind, config=config,
-                           outcome="retryable_error" if error.retryable else "permanent_error",
-                           status_code=error.status_code, error=str(error), latency_ms=_ms_since(started))
+            attempt_record(
+                message=message,
+                kind=channel.kind,
+                config=config,
+                outcome="retryable_error" if error.retryable else "permanent_error",
+                status_code=error.status_code,
+                error=str(error),
+                latency_ms=_ms_since(started),
+            )
             raise
-        attempt_record(message=message, kind=channel.kind, config=config, outcome="sent",
-                       latency_ms=_ms_since(started))
+        attempt_record(
+            message=message,
+            kind=channel.kind,
+            config=config,
+            outcome="sent",
+            latency_ms=_ms_since(started),
+        )
         return result
 
     try:
         return integration_call(integration=config, operation=channel.operation, fn=one_request)
     except CircuitOpen as error:
-        attempt_record(message=message, kind=channel.kind, config=config, outcome="circuit_open", error=str(error))
+        attempt_record(
+            message=message,
+            kind=channel.kind,
+            config=config,
+            outcome="circuit_open",
+            error=str(error),
+        )
         raise
     except QuotaExceeded as exc:
-        attempt_record(message=message, kind=channel.kind, config=config, outcome="skipped", error=exc.detail)
+        attempt_record(
+            message=message, kind=channel.kind, config=config, outcome="skipped", error=exc.detail
+        )
         raise _QuotaUsedUp(exc.detail, provider=config.provider, code=exc.code) from None
 
 
@@ -184,29 +244,60 @@ def _error_code(error: ProviderError) -> str:
 
 
 def _sent(channel: Channel, message, config: Integration, result: SendResult):
-    fields = {"status": "sent", "config_id": config.pk, "provider": config.provider,
-              "provider_message_id": result.provider_message_id[:200], "sent_at": timezone.now(),
-              "last_error": "", "error_code": "", "updated_at": timezone.now()}
+    fields = {
+        "status": "sent",
+        "config_id": config.pk,
+        "provider": config.provider,
+        "provider_message_id": result.provider_message_id[:200],
+        "sent_at": timezone.now(),
+        "last_error": "",
+        "error_code": "",
+        "updated_at": timezone.now(),
+    }
     fields.update(channel.sent_fields(config, message, result))
     channel.model.objects.filter(pk=message.pk).update(**fields)
     message.refresh_from_db()
-    logger.info("message sent", extra={"message_id": str(message.pk), "kind": channel.kind,
-                                       "provider": config.provider, "config_id": str(config.pk)})
+    logger.info(
+        "message sent",
+        extra={
+            "message_id": str(message.pk),
+            "kind": channel.kind,
+            "provider": config.provider,
+            "config_id": str(config.pk),
+        },
+    )
     return message
 
 
 def _failed(channel: Channel, message, error: ProviderError, *, dead_letter: bool):
     channel.model.objects.filter(pk=message.pk).update(
-        status="failed", failed_at=timezone.now(), last_error=str(error)[:1000], error_code=_error_code(error),
-        updated_at=timezone.now())
+        status="failed",
+        failed_at=timezone.now(),
+        last_error=str(error)[:1000],
+        error_code=_error_code(error),
+        updated_at=timezone.now(),
+    )
     if dead_letter:  # retries ran out on a failure that may pass later: keep it replayable
-        dead_letter_create(tenant_id=message.tenant_id, operation=channel.operation,
-                           payload={"message_id": str(message.pk)}, error=str(error),
-                           error_code=_error_code(error), attempts=message.attempts,
-                           integration_id=message.config_id, subject_id=str(message.pk))
+        dead_letter_create(
+            tenant_id=message.tenant_id,
+            operation=channel.operation,
+            payload={"message_id": str(message.pk)},
+            error=str(error),
+            error_code=_error_code(error),
+            attempts=message.attempts,
+            integration_id=message.config_id,
+            subject_id=str(message.pk),
+        )
     message.refresh_from_db()
-    logger.warning("message failed", extra={"message_id": str(message.pk), "kind": channel.kind,
-                                            "error_code": message.error_code, "dead_lettered": dead_letter})
+    logger.warning(
+        "message failed",
+        extra={
+            "message_id": str(message.pk),
+            "kind": channel.kind,
+            "error_code": message.error_code,
+            "dead_lettered": dead_letter,
+        },
+    )
     return message
 
 
@@ -216,11 +307,11 @@ def register_channel_replay(channel: Channel) -> None:
     @register_replay(channel.operation)
     def replay(dead_letter) -> None:
         message_id = dead_letter.payload["message_id"]
-        updated = channel.model.objects.filter(pk=message_id, tenant_id=dead_letter.tenant_id,
-                                               status="failed").update(status="queued")
+        updated = channel.model.objects.filter(
+            pk=message_id, tenant_id=dead_letter.tenant_id, status="failed"
+        ).update(status="queued")
         if not updated:
             raise Conflict("the message is no longer in a failed state")
         message = message_deliver(channel=channel, message_id=message_id, final_attempt=True)
         if message is None or message.status == "failed":
             raise Conflict(message.last_error if message else "the message could not be claimed")
-

@@ -6,6 +6,7 @@ Neither takes an idempotency key, so each request is preceded by the in-flight m
 through that provider's config (named, or the tenant's preferred one); without one it
 routes: SendGrid first, Mailgun when SendGrid fails retriably or its breaker is open.
 """
+
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
@@ -28,12 +29,18 @@ EMAIL_PROVIDERS = {
 
 def _prepare(config, message: EmailMessage, resolve):
     adapter = EMAIL_PROVIDERS[config.provider][1]
-    adapter_config = family_spec(config.family).binding(config.provider).build_config(config, resolve)
+    adapter_config = (
+        family_spec(config.family).binding(config.provider).build_config(config, resolve)
+    )
     email = OutboundEmail(
         reference=str(message.pk),
         to=tuple(EmailRecipient(email=r["email"], name=r.get("name", "")) for r in message.to),
-        subject=message.subject, template_id=message.template_id, template_data=message.template_data,
-        body_text=message.body_text, body_html=message.body_html)
+        subject=message.subject,
+        template_id=message.template_id,
+        template_data=message.template_data,
+        body_text=message.body_text,
+        body_html=message.body_html,
+    )
 
     def request():
         inflight.dispatch_mark(channel=EMAIL_CHANNEL, message=message, config=config)
@@ -48,30 +55,59 @@ def _enqueue(message_id: str) -> None:
     email_deliver_task.delay(message_id)
 
 
-EMAIL_CHANNEL = attempts.Channel(kind=DeliveryAttempt.Kind.EMAIL, model=EmailMessage, operation=EMAIL_SEND,
-                                 prepare=_prepare, enqueue=_enqueue)
+EMAIL_CHANNEL = attempts.Channel(
+    kind=DeliveryAttempt.Kind.EMAIL,
+    model=EmailMessage,
+    operation=EMAIL_SEND,
+    prepare=_prepare,
+    enqueue=_enqueue,
+)
 attempts.register_channel_replay(EMAIL_CHANNEL)
 
 
-def _check_content(*, template_id: str, template_data: dict | None, body_text: str, body_html: str) -> None:
+def _check_content(
+    *, template_id: str, template_data: dict | None, body_text: str, body_html: str
+) -> None:
     has_template, has_body = bool(template_id), bool(body_text or body_html)
     if has_template == has_body:
-        rule = ("give either template_id (with template_data) or body_text/body_html, not both"
-                if has_template else "give template_id (with template_data) or body_text/body_html")
-        raise ApplicationError(f"the email has no valid content: {rule}",
-                               extra={"errors": {"non_field_errors": [rule]}})
+        rule = (
+            "give either template_id (with template_data) or body_text/body_html, not both"
+            if has_template
+            else "give template_id (with template_data) or body_text/body_html"
+        )
+        raise ApplicationError(
+            f"the email has no valid content: {rule}",
+            extra={"errors": {"non_field_errors": [rule]}},
+        )
     if template_data and not has_template:
-        raise ApplicationError("template_data needs a template_id",
-                               extra={"errors": {"template_data": ["only with template_id"]}})
+        raise ApplicationError(
+            "template_data needs a template_id",
+            extra={"errors": {"template_data": ["only with template_id"]}},
+        )
 
 
-def email_send(*, tenant, to: list[dict], subject: str, template_id: str = "", template_data: dict | None = None,
-               body_text: str = "", body_html: str = "", provider: str | None = None, config_id=None,
-               idempotency_key: str | None = None, notification=None) -> EmailMessage:
+def email_send(
+    *,
+    tenant,
+    to: list[dict],
+    subject: str,
+    template_id: str = "",
+    template_data: dict | None = None,
+    body_text: str = "",
+    body_html: str = "",
+    provider: str | None = None,
+    config_id=None,
+    idempotency_key: str | None = None,
+    notification=None,
+) -> EmailMessage:
     """Write the email queued and enqueue its delivery on commit. The same idempotency key
     returns the message it first created."""
-    _check_content(template_id=template_id, template_data=template_data, body_text=body_text,
-                   body_html=body_html)
+    _check_content(
+        template_id=template_id,
+        template_data=template_data,
+        body_text=body_text,
+        body_html=body_html,
+    )
     if idempotency_key and (existing := _existing(tenant, idempotency_key)) is not None:
         return existing
     if provider is None:
@@ -83,10 +119,18 @@ def email_send(*, tenant, to: list[dict], subject: str, template_id: str = "", t
     try:
         with transaction.atomic():
             message = EmailMessage.objects.create(
-                tenant=tenant, config=route[0], to=to, subject=subject, template_id=template_id,
-                template_data=template_data or {}, body_text=body_text, body_html=body_html,
-                idempotency_key=idempotency_key, notification=notification,
-                metadata={attempts.ROUTE: [str(config.pk) for config in route]})
+                tenant=tenant,
+                config=route[0],
+                to=to,
+                subject=subject,
+                template_id=template_id,
+                template_data=template_data or {},
+                body_text=body_text,
+                body_html=body_html,
+                idempotency_key=idempotency_key,
+                notification=notification,
+                metadata={attempts.ROUTE: [str(config.pk) for config in route]},
+            )
             transaction.on_commit(lambda: _enqueue(str(message.pk)))
     except IntegrityError:
         existing = _existing(tenant, idempotency_key) if idempotency_key else None
@@ -101,7 +145,9 @@ def _existing(tenant, idempotency_key: str) -> EmailMessage | None:
 
 
 def email_deliver(*, message_id, final_attempt: bool) -> EmailMessage | None:
-    return attempts.message_deliver(channel=EMAIL_CHANNEL, message_id=message_id, final_attempt=final_attempt)
+    return attempts.message_deliver(
+        channel=EMAIL_CHANNEL, message_id=message_id, final_attempt=final_attempt
+    )
 
 
 def emails_requeue_stale() -> dict[str, int]:

@@ -9,6 +9,7 @@ supports Sweden; every other country goes through Twilio when it is in its
 Configs that are paused still get routes, so their messages wait queued until resumed;
 drafts, configs in error and decommissioned ones never do.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,7 +45,7 @@ class PhoneNumber:
 
 
 def region_for_calling_code(calling_code: str) -> str | None:
-    """"+46" -> "SE"; None when the text is not a calling code in use."""
+    """ "+46" -> "SE"; None when the text is not a calling code in use."""
     match = _CALLING_CODE.match(calling_code or "")
     if not match:
         return None
@@ -52,38 +53,53 @@ def region_for_calling_code(calling_code: str) -> str | None:
     return None if region == phonenumbers.UNKNOWN_REGION else region
 
 
-def phone_normalise(raw: str, *, default_country_code: str | None = None, field: str = "to") -> PhoneNumber:
+def phone_normalise(
+    raw: str, *, default_country_code: str | None = None, field: str = "to"
+) -> PhoneNumber:
     """E.164 for an international number, or a national one read in `default_country_code`."""
 
     def invalid(rule: str) -> ApplicationError:
-        return ApplicationError(f"'{field}' is not a valid phone number: {rule}",
-                                extra={"errors": {field: [rule]}})
+        return ApplicationError(
+            f"'{field}' is not a valid phone number: {rule}", extra={"errors": {field: [rule]}}
+        )
 
     if not isinstance(raw, str) or not _PHONE_TEXT.match(raw.strip()):
         raise invalid("use digits, spaces and + ( ) - . only, 3 to 32 characters")
     text = raw.strip()
     region = region_for_calling_code(default_country_code) if default_country_code else None
     if not text.startswith("+") and region is None:
-        raise invalid("give the number in E.164 form (+<country code><number>); "
-                      "there is no default country to read a national number in")
+        raise invalid(
+            "give the number in E.164 form (+<country code><number>); "
+            "there is no default country to read a national number in"
+        )
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         raise invalid("it cannot be read as a phone number") from None
     if not phonenumbers.is_valid_number(parsed):
         raise invalid("no such number exists in its country's numbering plan")
-    return PhoneNumber(e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
-                       region=phonenumbers.region_code_for_number(parsed) or "",
-                       calling_code=parsed.country_code)
+    return PhoneNumber(
+        e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        region=phonenumbers.region_code_for_number(parsed) or "",
+        calling_code=parsed.country_code,
+    )
 
 
 def preferred_config(*, tenant, model: type[Integration]) -> Integration | None:
     """The tenant's config of this provider that sends: the oldest active one, else the oldest
     paused one (its messages wait for it)."""
-    return (model.objects.filter(tenant=tenant, status__in=ROUTABLE_STATUSES)
-            .annotate(rank=Case(When(status=Status.ACTIVE, then=Value(0)), default=Value(1),
-                                output_field=IntegerField()))
-            .order_by("rank", "created_at").first())
+    return (
+        model.objects.filter(tenant=tenant, status__in=ROUTABLE_STATUSES)
+        .annotate(
+            rank=Case(
+                When(status=Status.ACTIVE, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("rank", "created_at")
+        .first()
+    )
 
 
 def named_config(*, tenant, model: type[Integration], config_id) -> Integration:
@@ -92,9 +108,11 @@ def named_config(*, tenant, model: type[Integration], config_id) -> Integration:
     if config is None:
         raise NotFound("no such config for this provider")
     if config.status not in ROUTABLE_STATUSES:
-        raise Conflict(f"the config '{config.display_name}' is {config.status}; only an active config sends "
-                       "(a paused one holds messages until it is resumed)",
-                       extra={"config_status": config.status})
+        raise Conflict(
+            f"the config '{config.display_name}' is {config.status}; only an active config sends "
+            "(a paused one holds messages until it is resumed)",
+            extra={"config_status": config.status},
+        )
     return config
 
 
@@ -108,8 +126,14 @@ def provider_config(*, tenant, model: type[Integration], label: str, config_id=N
 
 
 def email_route(*, tenant) -> list[Integration]:
-    route = [config for config in (preferred_config(tenant=tenant, model=SendGridConfig),
-                                   preferred_config(tenant=tenant, model=MailgunConfig)) if config]
+    route = [
+        config
+        for config in (
+            preferred_config(tenant=tenant, model=SendGridConfig),
+            preferred_config(tenant=tenant, model=MailgunConfig),
+        )
+        if config
+    ]
     if not route:
         raise NoRoute("this tenant has no active SendGrid or Mailgun config to send email through")
     return route
@@ -126,9 +150,11 @@ def sms_route(*, tenant, to: str) -> tuple[PhoneNumber, list[Integration]]:
     if twilio is not None and number.region in twilio.supported_countries:
         route.append(twilio)
     if not route:
-        raise NoRoute(f"no route for {number.e164} ({number.region}): 46elks takes Swedish numbers and "
-                      "Twilio the countries in its supported_countries",
-                      extra={"errors": {"to": [f"no active config sends SMS to {number.region}"]}})
+        raise NoRoute(
+            f"no route for {number.e164} ({number.region}): 46elks takes Swedish numbers and "
+            "Twilio the countries in its supported_countries",
+            extra={"errors": {"to": [f"no active config sends SMS to {number.region}"]}},
+        )
     return number, route
 
 
@@ -136,6 +162,8 @@ def twilio_number(*, config: TwilioConfig, to: str) -> PhoneNumber:
     """A number for an explicit Twilio send: E.164, in one of the config's countries."""
     number = phone_normalise(to)
     if number.region not in config.supported_countries:
-        raise NoRoute(f"the Twilio config '{config.display_name}' does not send to {number.region}",
-                      extra={"errors": {"to": [f"{number.region} is not in supported_countries"]}})
+        raise NoRoute(
+            f"the Twilio config '{config.display_name}' does not send to {number.region}",
+            extra={"errors": {"to": [f"{number.region} is not in supported_countries"]}},
+        )
     return number

@@ -7,6 +7,7 @@ form feed taking two septets (escape + character) that never straddle two parts.
 character makes the whole body UCS-2: 70 UTF-16 code units in one SMS or 67 per part, a
 character outside the BMP (most emoji) taking two units, never split across parts.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,12 @@ from adapters.providers import twilio as twilio_adapter
 from adapters.types import OutboundSms, SendResult
 from communication.models import DeliveryAttempt, ElksConfig, SmsMessage, TwilioConfig
 from communication.services import attempts, inflight
-from communication.services.routing import phone_normalise, provider_config, sms_route, twilio_number
+from communication.services.routing import (
+    phone_normalise,
+    provider_config,
+    sms_route,
+    twilio_number,
+)
 from integrations.errors import ApplicationError
 from integrations.families.registry import family_spec
 from integrations.services.calls import integration_call
@@ -34,7 +40,8 @@ ELKS_CURRENCY_CACHE_SECONDS = 24 * 3600
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 SINGLE = {"GSM-7": 160, "UCS-2": 70}
 PER_PART = {"GSM-7": 153, "UCS-2": 67}
@@ -73,6 +80,7 @@ def is_gsm7_text(text: str) -> bool:
 
 # --- the channel ---------------------------------------------------------------------------
 
+
 def _adapter_config(config, resolve):
     return family_spec(config.family).binding(config.provider).build_config(config, resolve)
 
@@ -101,7 +109,9 @@ def _prepare(config, message: SmsMessage, resolve):
         def send() -> SendResult:
             return elks_adapter.send_sms(adapter_config, sms, delivery_report_url=report_url)
     else:
-        callback_url = config.status_callback_url or integration_webhook_url(integration=config) or ""
+        callback_url = (
+            config.status_callback_url or integration_webhook_url(integration=config) or ""
+        )
 
         def send() -> SendResult:
             return twilio_adapter.send_sms(adapter_config, sms, status_callback_url=callback_url)
@@ -123,20 +133,30 @@ def _elks_account_currency(config: ElksConfig) -> str:
     currency = cache.get(cache_key)
     if currency is None:
         try:
-            adapter_config = _adapter_config(config, lambda ref: secret_resolve(tenant=config.tenant, ref=ref))
-            currency = integration_call(integration=config, operation="account.get",
-                                        fn=lambda: elks_adapter.account(adapter_config).currency)
+            adapter_config = _adapter_config(
+                config, lambda ref: secret_resolve(tenant=config.tenant, ref=ref)
+            )
+            currency = integration_call(
+                integration=config,
+                operation="account.get",
+                fn=lambda: elks_adapter.account(adapter_config).currency,
+            )
         except (ProviderError, ApplicationError):
-            logger.warning("46elks account currency unavailable", extra={"config_id": str(config.pk)})
+            logger.warning(
+                "46elks account currency unavailable", extra={"config_id": str(config.pk)}
+            )
             return ""
         cache.set(cache_key, currency, ELKS_CURRENCY_CACHE_SECONDS)
     return currency
 
 
 def _sent_fields(config, message: SmsMessage, result: SendResult) -> dict:
-    fields = {"cost_amount": result.cost_amount, "cost_currency": result.cost_currency,
-              "metadata": message.metadata | {"provider": {k: v for k, v in result.details.items()
-                                                           if v is not None}}}
+    fields = {
+        "cost_amount": result.cost_amount,
+        "cost_currency": result.cost_currency,
+        "metadata": message.metadata
+        | {"provider": {k: v for k, v in result.details.items() if v is not None}},
+    }
     if config.provider == elks_adapter.key:
         fields["from_number"] = config.sender_id[:16]
         if result.cost_amount is not None and not result.cost_currency:
@@ -152,8 +172,14 @@ def _enqueue(message_id: str) -> None:
     sms_deliver_task.delay(message_id)
 
 
-SMS_CHANNEL = attempts.Channel(kind=DeliveryAttempt.Kind.SMS, model=SmsMessage, operation=SMS_SEND,
-                               prepare=_prepare, enqueue=_enqueue, sent_fields=_sent_fields)
+SMS_CHANNEL = attempts.Channel(
+    kind=DeliveryAttempt.Kind.SMS,
+    model=SmsMessage,
+    operation=SMS_SEND,
+    prepare=_prepare,
+    enqueue=_enqueue,
+    sent_fields=_sent_fields,
+)
 attempts.register_channel_replay(SMS_CHANNEL)
 
 SMS_PROVIDERS = {elks_adapter.key: ElksConfig, twilio_adapter.key: TwilioConfig}
@@ -161,32 +187,61 @@ SMS_PROVIDERS = {elks_adapter.key: ElksConfig, twilio_adapter.key: TwilioConfig}
 
 # --- sending -------------------------------------------------------------------------------
 
-def sms_send(*, tenant, to: str, body: str, provider: str | None = None, config_id=None,
-             idempotency_key: str | None = None, notification=None) -> SmsMessage:
+
+def sms_send(
+    *,
+    tenant,
+    to: str,
+    body: str,
+    provider: str | None = None,
+    config_id=None,
+    idempotency_key: str | None = None,
+    notification=None,
+) -> SmsMessage:
     """Write the SMS queued and enqueue its delivery on commit. Without a provider it is
     routed by country; the same idempotency key returns the message it first created."""
     if not body or len(body) > MAX_BODY_CHARACTERS:
-        raise ApplicationError(f"the body is 1 to {MAX_BODY_CHARACTERS} characters",
-                               extra={"errors": {"body": [f"1 to {MAX_BODY_CHARACTERS} characters"]}})
+        raise ApplicationError(
+            f"the body is 1 to {MAX_BODY_CHARACTERS} characters",
+            extra={"errors": {"body": [f"1 to {MAX_BODY_CHARACTERS} characters"]}},
+        )
     if idempotency_key and (existing := _existing(tenant, idempotency_key)) is not None:
         return existing
     if provider is None:
         number, route = sms_route(tenant=tenant, to=to)
     elif provider == elks_adapter.key:
-        config = provider_config(tenant=tenant, model=ElksConfig, label=elks_adapter.display_name,
-                                 config_id=config_id)
-        number, route = phone_normalise(to, default_country_code=config.default_country_code), [config]
+        config = provider_config(
+            tenant=tenant, model=ElksConfig, label=elks_adapter.display_name, config_id=config_id
+        )
+        number, route = (
+            phone_normalise(to, default_country_code=config.default_country_code),
+            [config],
+        )
     else:
-        config = provider_config(tenant=tenant, model=TwilioConfig, label=twilio_adapter.display_name,
-                                 config_id=config_id)
+        config = provider_config(
+            tenant=tenant,
+            model=TwilioConfig,
+            label=twilio_adapter.display_name,
+            config_id=config_id,
+        )
         number, route = twilio_number(config=config, to=to), [config]
     segmentation = sms_segments(body)
     try:
         with transaction.atomic():
             message = SmsMessage.objects.create(
-                tenant=tenant, config=route[0], to=number.e164, body=body, encoding=segmentation.encoding,
-                segments=segmentation.segments, idempotency_key=idempotency_key, notification=notification,
-                metadata={attempts.ROUTE: [str(config.pk) for config in route], "country": number.region})
+                tenant=tenant,
+                config=route[0],
+                to=number.e164,
+                body=body,
+                encoding=segmentation.encoding,
+                segments=segmentation.segments,
+                idempotency_key=idempotency_key,
+                notification=notification,
+                metadata={
+                    attempts.ROUTE: [str(config.pk) for config in route],
+                    "country": number.region,
+                },
+            )
             transaction.on_commit(lambda: _enqueue(str(message.pk)))
     except IntegrityError:
         existing = _existing(tenant, idempotency_key) if idempotency_key else None
@@ -201,7 +256,9 @@ def _existing(tenant, idempotency_key: str) -> SmsMessage | None:
 
 
 def sms_deliver(*, message_id, final_attempt: bool) -> SmsMessage | None:
-    return attempts.message_deliver(channel=SMS_CHANNEL, message_id=message_id, final_attempt=final_attempt)
+    return attempts.message_deliver(
+        channel=SMS_CHANNEL, message_id=message_id, final_attempt=final_attempt
+    )
 
 
 def sms_requeue_stale() -> dict[str, int]:
@@ -214,8 +271,11 @@ def elks_webhook_token_ensure(*, config: ElksConfig) -> ElksConfig:
 
     if config.webhook_token_ref:
         return config
-    ref = secret_store(tenant=config.tenant, name=f"elks46-webhook-token-{config.pk}",
-                       value=secrets.token_urlsafe(32))
+    ref = secret_store(
+        tenant=config.tenant,
+        name=f"elks46-webhook-token-{config.pk}",
+        value=secrets.token_urlsafe(32),
+    )
     ElksConfig.objects.filter(pk=config.pk).update(webhook_token_ref=ref)
     config.webhook_token_ref = ref
     return config

@@ -1,6 +1,7 @@
 """Routing and fallback through the generic endpoints: Swedish numbers by 46elks, others by
 Twilio; 46elks -> Twilio and SendGrid -> Mailgun when the first fails retriably or its breaker
 is open; a permanent failure is never retried elsewhere."""
+
 import pytest
 
 from adapters import resilience
@@ -26,33 +27,56 @@ def _post(api, capture, path: str, body: dict):
 
 
 def _outcomes(message_id) -> list[tuple[str, str]]:
-    return list(DeliveryAttempt.objects.filter(message_id=message_id).order_by("created_at")
-                .values_list("provider", "outcome"))
+    return list(
+        DeliveryAttempt.objects.filter(message_id=message_id)
+        .order_by("created_at")
+        .values_list("provider", "outcome")
+    )
 
 
 def _breakers_open_after(failures: int) -> None:
-    resilience.configure(redis_url=None, fail_max=failures, reset_timeout=600,
-                         retry_policy=resilience.RetryPolicy(initial_wait=0.001, max_wait=0.01))
+    resilience.configure(
+        redis_url=None,
+        fail_max=failures,
+        reset_timeout=600,
+        retry_policy=resilience.RetryPolicy(initial_wait=0.001, max_wait=0.01),
+    )
 
 
 @pytest.fixture
 def sms_configs(api, elks_sandbox, twilio_sandbox):
-    return (active_config(api, "elks", elks_body(api, elks_sandbox)),
-            active_config(api, "twilio", twilio_body(api, twilio_sandbox, supported_countries=["SE", "NO"])))
+    return (
+        active_config(api, "elks", elks_body(api, elks_sandbox)),
+        active_config(
+            api, "twilio", twilio_body(api, twilio_sandbox, supported_countries=["SE", "NO"])
+        ),
+    )
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("to, provider, route_length", [
-    ("0701234567", "elks46", 2), ("+46 70 123 45 67", "elks46", 2), ("+4791234567", "twilio", 1)])
+@pytest.mark.parametrize(
+    "to, provider, route_length",
+    [("0701234567", "elks46", 2), ("+46 70 123 45 67", "elks46", 2), ("+4791234567", "twilio", 1)],
+)
 def test_swedish_numbers_go_through_46elks_and_others_through_twilio(
-        api, sms_configs, elks_sandbox, twilio_sandbox, django_capture_on_commit_callbacks, to, provider, route_length):
+    api,
+    sms_configs,
+    elks_sandbox,
+    twilio_sandbox,
+    django_capture_on_commit_callbacks,
+    to,
+    provider,
+    route_length,
+):
     response = _post(api, django_capture_on_commit_callbacks, "sms/", {"to": to, "body": "Hej"})
 
     assert response.status_code == 202
     assert len(response.json()["route"]) == route_length
     message = SmsMessage.objects.get()
     assert (message.status, message.provider) == ("sent", provider)
-    assert (len(elks_sandbox.sent), len(twilio_sandbox.messages)) == ((1, 0) if provider == "elks46" else (0, 1))
+    assert (len(elks_sandbox.sent), len(twilio_sandbox.messages)) == (
+        (1, 0) if provider == "elks46" else (0, 1)
+    )
 
 
 @pytest.mark.django_db
@@ -74,11 +98,14 @@ def test_an_invalid_number_is_a_400_before_routing(api, sms_configs):
 
 
 @pytest.mark.django_db
-def test_46elks_failing_retriably_falls_back_to_twilio(api, sms_configs, elks_sandbox, twilio_sandbox,
-                                                      django_capture_on_commit_callbacks):
+def test_46elks_failing_retriably_falls_back_to_twilio(
+    api, sms_configs, elks_sandbox, twilio_sandbox, django_capture_on_commit_callbacks
+):
     elks_sandbox.go_down()
 
-    response = _post(api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "Hej"})
+    response = _post(
+        api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "Hej"}
+    )
 
     message = SmsMessage.objects.get(pk=response.json()["id"])
     assert (message.status, message.provider, message.attempts) == ("sent", "twilio", 1)
@@ -92,13 +119,18 @@ def test_46elks_failing_retriably_falls_back_to_twilio(api, sms_configs, elks_sa
 
 @pytest.mark.django_db
 def test_an_open_46elks_breaker_sends_through_twilio_without_calling_46elks(
-        api, sms_configs, elks_sandbox, twilio_sandbox, django_capture_on_commit_callbacks):
+    api, sms_configs, elks_sandbox, twilio_sandbox, django_capture_on_commit_callbacks
+):
     _breakers_open_after(3)
     elks_sandbox.go_down(refuse_connections=False)  # 503 to everything
-    first = _post(api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "1"}).json()
+    first = _post(
+        api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "1"}
+    ).json()
     elks_requests = elks_sandbox.request_count
 
-    second = _post(api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "2"}).json()
+    second = _post(
+        api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "2"}
+    ).json()
 
     assert elks_sandbox.request_count == elks_requests  # the breaker refused without a request
     assert _outcomes(first["id"]) == [("elks46", "retryable_error")] * 3 + [("twilio", "sent")]
@@ -108,11 +140,14 @@ def test_an_open_46elks_breaker_sends_through_twilio_without_calling_46elks(
 
 
 @pytest.mark.django_db
-def test_a_permanent_46elks_failure_is_not_retried_through_twilio(api, sms_configs, elks_sandbox, twilio_sandbox,
-                                                                 django_capture_on_commit_callbacks):
+def test_a_permanent_46elks_failure_is_not_retried_through_twilio(
+    api, sms_configs, elks_sandbox, twilio_sandbox, django_capture_on_commit_callbacks
+):
     elks_sandbox.fail_next(1, status=400, body="Invalid to number", headers={})
 
-    response = _post(api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "Hej"})
+    response = _post(
+        api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "Hej"}
+    )
 
     message = SmsMessage.objects.get(pk=response.json()["id"])
     assert (message.status, message.provider) == ("failed", "")
@@ -122,25 +157,34 @@ def test_a_permanent_46elks_failure_is_not_retried_through_twilio(api, sms_confi
 
 @pytest.mark.django_db
 def test_when_both_sms_providers_fail_the_task_retries_the_route_from_the_start(
-        api, sms_configs, elks_sandbox, twilio_sandbox, django_capture_on_commit_callbacks):
+    api, sms_configs, elks_sandbox, twilio_sandbox, django_capture_on_commit_callbacks
+):
     _breakers_open_after(100)
     elks_sandbox.fail_next(3, status=503, headers={})
     twilio_sandbox.fail_next(3, status=503, headers={})
 
-    response = _post(api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "Hej"})
+    response = _post(
+        api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "Hej"}
+    )
 
     message = SmsMessage.objects.get(pk=response.json()["id"])
     assert (message.status, message.provider, message.attempts) == ("sent", "elks46", 2)
-    assert _outcomes(message.pk) == ([("elks46", "retryable_error")] * 3 + [("twilio", "retryable_error")] * 3
-                                     + [("elks46", "sent")])
+    assert _outcomes(message.pk) == (
+        [("elks46", "retryable_error")] * 3
+        + [("twilio", "retryable_error")] * 3
+        + [("elks46", "sent")]
+    )
 
 
 @pytest.mark.django_db
-def test_a_paused_46elks_is_passed_over_for_an_active_twilio(api, sms_configs, elks_sandbox, twilio_sandbox,
-                                                            django_capture_on_commit_callbacks):
+def test_a_paused_46elks_is_passed_over_for_an_active_twilio(
+    api, sms_configs, elks_sandbox, twilio_sandbox, django_capture_on_commit_callbacks
+):
     api.post(f"{BASE}/elks/configs/{sms_configs[0]['id']}/pause/")
 
-    response = _post(api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "Hej"})
+    response = _post(
+        api, django_capture_on_commit_callbacks, "sms/", {"to": "+46701234567", "body": "Hej"}
+    )
 
     message = SmsMessage.objects.get(pk=response.json()["id"])
     assert (message.status, message.provider) == ("sent", "twilio")
@@ -149,8 +193,9 @@ def test_a_paused_46elks_is_passed_over_for_an_active_twilio(api, sms_configs, e
 
 
 @pytest.mark.django_db
-def test_sendgrid_failing_retriably_falls_back_to_mailgun(api, sendgrid_sandbox, mailgun_sandbox,
-                                                         django_capture_on_commit_callbacks):
+def test_sendgrid_failing_retriably_falls_back_to_mailgun(
+    api, sendgrid_sandbox, mailgun_sandbox, django_capture_on_commit_callbacks
+):
     active_config(api, "sendgrid", sendgrid_body(api, sendgrid_sandbox))
     mailgun = active_config(api, "mailgun", mailgun_body(api, mailgun_sandbox))
     sendgrid_sandbox.fail_next(3, status=500, headers={})
@@ -158,15 +203,20 @@ def test_sendgrid_failing_retriably_falls_back_to_mailgun(api, sendgrid_sandbox,
     response = _post(api, django_capture_on_commit_callbacks, "emails/", EMAIL)
 
     message = EmailMessage.objects.get(pk=response.json()["id"])
-    assert (message.status, message.provider, str(message.config_id)) == ("sent", "mailgun", mailgun["id"])
+    assert (message.status, message.provider, str(message.config_id)) == (
+        "sent",
+        "mailgun",
+        mailgun["id"],
+    )
     assert message.provider_message_id == mailgun_sandbox.messages[0]["id"].strip("<>")
     assert _outcomes(message.pk) == [("sendgrid", "retryable_error")] * 3 + [("mailgun", "sent")]
     assert sendgrid_sandbox.mails == []
 
 
 @pytest.mark.django_db
-def test_an_open_sendgrid_breaker_sends_through_mailgun(api, sendgrid_sandbox, mailgun_sandbox,
-                                                        django_capture_on_commit_callbacks):
+def test_an_open_sendgrid_breaker_sends_through_mailgun(
+    api, sendgrid_sandbox, mailgun_sandbox, django_capture_on_commit_callbacks
+):
     _breakers_open_after(2)
     active_config(api, "sendgrid", sendgrid_body(api, sendgrid_sandbox))
     active_config(api, "mailgun", mailgun_body(api, mailgun_sandbox))
@@ -181,12 +231,24 @@ def test_an_open_sendgrid_breaker_sends_through_mailgun(api, sendgrid_sandbox, m
 
 
 @pytest.mark.django_db
-def test_a_permanent_sendgrid_rejection_is_not_retried_through_mailgun(api, sendgrid_sandbox, mailgun_sandbox,
-                                                                      django_capture_on_commit_callbacks):
+def test_a_permanent_sendgrid_rejection_is_not_retried_through_mailgun(
+    api, sendgrid_sandbox, mailgun_sandbox, django_capture_on_commit_callbacks
+):
     active_config(api, "sendgrid", sendgrid_body(api, sendgrid_sandbox))
     active_config(api, "mailgun", mailgun_body(api, mailgun_sandbox))
-    sendgrid_sandbox.fail_next(1, status=400, headers={}, body={"errors": [
-        {"field": "personalizations.0.to.0.email", "message": "Does not contain a valid address."}]})
+    sendgrid_sandbox.fail_next(
+        1,
+        status=400,
+        headers={},
+        body={
+            "errors": [
+                {
+                    "field": "personalizations.0.to.0.email",
+                    "message": "Does not contain a valid address.",
+                }
+            ]
+        },
+    )
 
     response = _post(api, django_capture_on_commit_callbacks, "emails/", EMAIL)
 
@@ -197,8 +259,9 @@ def test_a_permanent_sendgrid_rejection_is_not_retried_through_mailgun(api, send
 
 
 @pytest.mark.django_db
-def test_a_provider_endpoint_never_falls_back(api, sendgrid_sandbox, mailgun_sandbox, settings,
-                                              django_capture_on_commit_callbacks):
+def test_a_provider_endpoint_never_falls_back(
+    api, sendgrid_sandbox, mailgun_sandbox, settings, django_capture_on_commit_callbacks
+):
     settings.TASK_MAX_RETRIES = 0
     active_config(api, "sendgrid", sendgrid_body(api, sendgrid_sandbox))
     active_config(api, "mailgun", mailgun_body(api, mailgun_sandbox))
@@ -211,8 +274,9 @@ def test_a_provider_endpoint_never_falls_back(api, sendgrid_sandbox, mailgun_san
 
 
 @pytest.mark.django_db
-def test_email_routes_to_mailgun_alone_when_the_tenant_has_no_sendgrid(api, mailgun_sandbox,
-                                                                       django_capture_on_commit_callbacks):
+def test_email_routes_to_mailgun_alone_when_the_tenant_has_no_sendgrid(
+    api, mailgun_sandbox, django_capture_on_commit_callbacks
+):
     active_config(api, "mailgun", mailgun_body(api, mailgun_sandbox))
 
     response = _post(api, django_capture_on_commit_callbacks, "emails/", EMAIL)
@@ -247,31 +311,66 @@ def test_the_routing_service_is_what_the_fan_out_calls(tenant, api, elks_sandbox
     swedish, swedish_route = sms_route(tenant=tenant, to="070 123 45 67")
     norwegian, norwegian_route = sms_route(tenant=tenant, to="+47 912 34 567")
 
-    assert (swedish.e164, swedish.region, [c.provider for c in swedish_route]) == ("+46701234567", "SE", ["elks46"])
+    assert (swedish.e164, swedish.region, [c.provider for c in swedish_route]) == (
+        "+46701234567",
+        "SE",
+        ["elks46"],
+    )
     assert (norwegian.e164, [c.provider for c in norwegian_route]) == ("+4791234567", ["twilio"])
     with pytest.raises(NoRoute):
         sms_route(tenant=tenant, to="+4915112345678")
 
 
-@pytest.mark.parametrize("raw, default, expected", [
-    ("+46701234567", None, "+46701234567"),
-    ("070-123 45 67", "+46", "+46701234567"),
-    ("(070) 123.45.67", "+46", "+46701234567"),
-    ("0046701234567", "+46", "+46701234567"),
-    ("912 34 567", "+47", "+4791234567"),
-    ("+1 201 555 0123", "+46", "+12015550123"),
-])
+@pytest.mark.parametrize(
+    "raw, default, expected",
+    [
+        ("+46701234567", None, "+46701234567"),
+        ("070-123 45 67", "+46", "+46701234567"),
+        ("(070) 123.45.67", "+46", "+46701234567"),
+        ("0046701234567", "+46", "+46701234567"),
+        ("912 34 567", "+47", "+4791234567"),
+        ("+1 201 555 0123", "+46", "+12015550123"),
+    ],
+)
 def test_phone_numbers_normalise_to_e164(raw, default, expected):
     assert phone_normalise(raw, default_country_code=default).e164 == expected
 
 
-@pytest.mark.parametrize("raw, default", [
-    ("0701234567", None), ("+4670", "+46"), ("+46 70 ABC", "+46"), ("", "+46"), ("+" + "1" * 40, None),
-    ("+999123456789", None),
-])
+@pytest.mark.parametrize(
+    "raw, default",
+    [
+        ("0701234567", None),
+        ("+4670", "+46"),
+        ("+46 70 ABC", "+46"),
+        ("", "+46"),
+        ("+" + "1" * 40, None),
+        ("+999123456789", None),
+    ],
+)
 def test_bad_phone_numbers_are_refused_with_a_field_error(raw, default):
     with pytest.raises(ApplicationError) as refused:
         phone_normalise(raw, default_country_code=default)
 
     assert refused.value.status == 400
     assert list(refused.value.extra["errors"]) == ["to"]
+
+
+@pytest.mark.django_db
+def test_a_sendgrid_config_over_its_quota_hands_email_to_mailgun(
+    api, sendgrid_sandbox, mailgun_sandbox, django_capture_on_commit_callbacks
+):
+    active_config(
+        api, "sendgrid", sendgrid_body(api, sendgrid_sandbox, quota_limit=2, quota_period="day")
+    )
+    active_config(api, "mailgun", mailgun_body(api, mailgun_sandbox))
+
+    # The validation call and the first send use the quota of two; the second send may not.
+    first = _post(api, django_capture_on_commit_callbacks, "emails/", EMAIL).json()
+    second = _post(api, django_capture_on_commit_callbacks, "emails/", EMAIL).json()
+
+    assert _outcomes(first["id"]) == [("sendgrid", "sent")]
+    assert _outcomes(second["id"]) == [("sendgrid", "skipped"), ("mailgun", "sent")]
+    assert (
+        "quota" in DeliveryAttempt.objects.get(message_id=second["id"], provider="sendgrid").error
+    )
+    assert len(sendgrid_sandbox.mails) == 1 and len(mailgun_sandbox.messages) == 1

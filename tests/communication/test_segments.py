@@ -1,5 +1,6 @@
 """The SMS segment counter: GSM-7 160/153 with two-septet extension characters, UCS-2 70/67 in
 UTF-16 code units, and no two-unit character split across parts."""
+
 import pytest
 
 from communication.services.sms import GSM7_BASIC, GSM7_EXTENSION, Segmentation, sms_segments
@@ -48,8 +49,11 @@ TABLE = [
 ]
 
 
-@pytest.mark.parametrize("body, encoding, units, segments", TABLE,
-                         ids=[f"{len(row[0])}ch-{row[1]}-{row[3]}seg" for row in TABLE])
+@pytest.mark.parametrize(
+    "body, encoding, units, segments",
+    TABLE,
+    ids=[f"{len(row[0])}ch-{row[1]}-{row[3]}seg" for row in TABLE],
+)
 def test_segments(body, encoding, units, segments):
     assert sms_segments(body) == Segmentation(encoding=encoding, units=units, segments=segments)
 
@@ -62,4 +66,3 @@ def test_every_basic_gsm_character_is_one_septet_and_every_extension_two():
     assert len(GSM7_EXTENSION) == 10
     assert sms_segments(basic) == Segmentation(encoding="GSM-7", units=127, segments=1)
     assert sms_segments(extension) == Segmentation(encoding="GSM-7", units=20, segments=1)
-

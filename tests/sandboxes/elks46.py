@@ -12,6 +12,7 @@ Behaviour played:
 - GET /a1/me: the account, with its `currency`.
 Run it on its own with `python -m tests.sandboxes.elks46 --port N`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,8 +44,15 @@ def parts_of(message: str) -> int:
 
 
 class ElksSandbox(SandboxServer):
-    def __init__(self, *, username: str = DEFAULT_USERNAME, password: str = DEFAULT_PASSWORD,
-                 currency: str = "SEK", cost_per_part: int = 3500, **server_options: Any):
+    def __init__(
+        self,
+        *,
+        username: str = DEFAULT_USERNAME,
+        password: str = DEFAULT_PASSWORD,
+        currency: str = "SEK",
+        cost_per_part: int = 3500,
+        **server_options: Any,
+    ):
         super().__init__(**server_options)
         self.username = username
         self.password = password
@@ -71,8 +79,10 @@ class ElksSandbox(SandboxServer):
             user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             user, password = "", ""
-        if scheme.lower() != "basic" or not (hmac.compare_digest(user.encode(), self.username.encode())
-                                             and hmac.compare_digest(password.encode(), self.password.encode())):
+        if scheme.lower() != "basic" or not (
+            hmac.compare_digest(user.encode(), self.username.encode())
+            and hmac.compare_digest(password.encode(), self.password.encode())
+        ):
             return 401, {}, "Unauthorized"
         return None
 
@@ -92,15 +102,24 @@ class ElksSandbox(SandboxServer):
         form = dict(pairs)
         problems = [f"unknown parameter {name}" for name in names if name not in _SMS_FIELDS]
         problems += [f"{name} given twice" for name in set(names) if names.count(name) > 1]
-        problems += [f"missing key {name}" for name in ("from", "to", "message") if not form.get(name)]
-        if form.get("from") and not (_E164.match(form["from"]) or _ALPHANUMERIC_SENDER.match(form["from"])):
+        problems += [
+            f"missing key {name}" for name in ("from", "to", "message") if not form.get(name)
+        ]
+        if form.get("from") and not (
+            _E164.match(form["from"]) or _ALPHANUMERIC_SENDER.match(form["from"])
+        ):
             problems.append("from must be an E.164 number or 1-11 letters and digits")
         if form.get("to") and not _E164.match(form["to"]):
             problems.append("to must be an E.164 number")
-        if form.get("whendelivered") and not form["whendelivered"].startswith(("https://", "http://")):
+        if form.get("whendelivered") and not form["whendelivered"].startswith(
+            ("https://", "http://")
+        ):
             problems.append("whendelivered must be a URL")
-        problems += [f"{name} must be yes or no" for name in ("dryrun", "flashsms")
-                     if name in form and form[name] not in _YES_NO]
+        problems += [
+            f"{name} must be yes or no"
+            for name in ("dryrun", "flashsms")
+            if name in form and form[name] not in _YES_NO
+        ]
         return "; ".join(problems) or None
 
     def _send_sms(self, request: SandboxRequest) -> Response:
@@ -108,9 +127,15 @@ class ElksSandbox(SandboxServer):
             return self._refuse(request, problem)
         form = dict(parse_qsl(request.body.decode("utf-8"), keep_blank_values=True))
         parts = parts_of(form["message"])
-        answer = {"status": "created", "direction": "outgoing", "from": form["from"], "to": form["to"],
-                  "message": form["message"], "parts": parts,
-                  "created": datetime.now(timezone.utc).replace(tzinfo=None).isoformat()}
+        answer = {
+            "status": "created",
+            "direction": "outgoing",
+            "from": form["from"],
+            "to": form["to"],
+            "message": form["message"],
+            "parts": parts,
+            "created": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(),
+        }
         if form.get("dryrun") == "yes":
             with self._state:
                 self.dry_runs += 1
@@ -121,8 +146,17 @@ class ElksSandbox(SandboxServer):
         return 200, {}, answer | {"id": sms_id, "cost": parts * self.cost_per_part}
 
     def _me(self, request: SandboxRequest) -> Response:
-        return 200, {}, {"id": self.username, "displayname": "Sandbox Elk", "currency": self.currency,
-                         "balance": 10_000_000, "mobilenumber": "+46700000000"}
+        return (
+            200,
+            {},
+            {
+                "id": self.username,
+                "displayname": "Sandbox Elk",
+                "currency": self.currency,
+                "balance": 10_000_000,
+                "mobilenumber": "+46700000000",
+            },
+        )
 
 
 if __name__ == "__main__":

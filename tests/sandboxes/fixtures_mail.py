@@ -3,6 +3,7 @@
 Each starts through `sandbox_factory` (so a spec violation fails the test at teardown) and
 points the hub's adapter at it with PROVIDER_<NAME>_BASE_URL.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -10,6 +10,7 @@ Behaviour played:
 - GET /v3/{domain}/events answers an empty page.
 Run it on its own with `python -m tests.sandboxes.mailgun --port N`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -41,10 +42,19 @@ class _MultipartSpecValidator(SpecValidator):
     """openapi-core needs the multipart boundary, which the shared validator strips from the
     content type before it hands the request over; here the whole header is passed."""
 
-    def _validate_with_openapi_core(self, method, path, query_string, headers, body) -> list[SpecViolation]:
+    def _validate_with_openapi_core(
+        self, method, path, query_string, headers, body
+    ) -> list[SpecViolation]:
         content_type = headers.get("content-type", "")
-        request = MockRequest(self.host_url, method, path, args=_multi_dict_args(query_string),
-                              headers=headers, data=body, content_type=content_type)
+        request = MockRequest(
+            self.host_url,
+            method,
+            path,
+            args=_multi_dict_args(query_string),
+            headers=headers,
+            data=body,
+            content_type=content_type,
+        )
         violations: list[SpecViolation] = []
         for validator in self._core_validators:
             for error in validator.iter_errors(request):
@@ -60,7 +70,9 @@ def mailgun_validator() -> SpecValidator:
     global _validator
     with _validator_lock:
         if _validator is None:
-            _validator = _MultipartSpecValidator(json.loads((SPECS_DIR / "mailgun.json").read_text("utf-8")))
+            _validator = _MultipartSpecValidator(
+                json.loads((SPECS_DIR / "mailgun.json").read_text("utf-8"))
+            )
         return _validator
 
 
@@ -69,13 +81,23 @@ def multipart_fields(request: SandboxRequest) -> list[tuple[str, str]]:
     head = f"Content-Type: {request.headers.get('content-type', '')}\r\n\r\n".encode()
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
     # Form fields carry no charset of their own; browsers and HTTP clients send UTF-8.
-    return [(part.get_param("name", header="content-disposition"), part.get_payload(decode=True).decode("utf-8"))
-            for part in message.iter_parts()]
+    return [
+        (
+            part.get_param("name", header="content-disposition"),
+            part.get_payload(decode=True).decode("utf-8"),
+        )
+        for part in message.iter_parts()
+    ]
 
 
 class MailgunSandbox(SandboxServer):
-    def __init__(self, *, api_key: str = DEFAULT_API_KEY, domains: tuple[str, ...] = (DEFAULT_DOMAIN,),
-                 **server_options: Any):
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        domains: tuple[str, ...] = (DEFAULT_DOMAIN,),
+        **server_options: Any,
+    ):
         super().__init__(validator=mailgun_validator(), **server_options)
         self.api_key = api_key
         self.domains = set(domains)
@@ -98,8 +120,11 @@ class MailgunSandbox(SandboxServer):
             user, _, key = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             user, key = "", ""
-        if scheme.lower() != "basic" or user != "api" or not hmac.compare_digest(key.encode(),
-                                                                                 self.api_key.encode()):
+        if (
+            scheme.lower() != "basic"
+            or user != "api"
+            or not hmac.compare_digest(key.encode(), self.api_key.encode())
+        ):
             return 401, {}, "Forbidden"
         return None
 
@@ -108,7 +133,11 @@ class MailgunSandbox(SandboxServer):
 
     def _domain_missing(self, request: SandboxRequest) -> Response | None:
         domain = request.path_params["domain_name"]
-        return None if domain in self.domains else self.error_response(404, f"Domain not found: {domain}")
+        return (
+            None
+            if domain in self.domains
+            else self.error_response(404, f"Domain not found: {domain}")
+        )
 
     def _send_mail(self, request: SandboxRequest) -> Response:
         if (missing := self._domain_missing(request)) is not None:
@@ -123,7 +152,11 @@ class MailgunSandbox(SandboxServer):
         if (missing := self._domain_missing(request)) is not None:
             return missing
         page = f"https://api.mailgun.net/v3/{request.path_params['domain_name']}/events/{secrets.token_hex(8)}"
-        return 200, {}, {"items": [], "paging": {"first": page, "last": page, "next": page, "previous": page}}
+        return (
+            200,
+            {},
+            {"items": [], "paging": {"first": page, "last": page, "next": page, "previous": page}},
+        )
 
 
 if __name__ == "__main__":

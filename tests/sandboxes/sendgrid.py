@@ -11,6 +11,7 @@ Behaviour played:
   a from address without a verified Sender Identity.
 Run it on its own with `python -m tests.sandboxes.sendgrid --port N`.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -31,8 +32,14 @@ def message_id() -> str:
 
 
 class SendGridSandbox(SandboxServer):
-    def __init__(self, *, api_key: str = DEFAULT_API_KEY, scopes: tuple[str, ...] = ("mail.send",),
-                 verified_senders: set[str] | None = None, **server_options: Any):
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        scopes: tuple[str, ...] = ("mail.send",),
+        verified_senders: set[str] | None = None,
+        **server_options: Any,
+    ):
         super().__init__(validator=spec_validator("sendgrid-mail.json"), **server_options)
         self.api_key = api_key
         self.scopes = scopes
@@ -53,8 +60,12 @@ class SendGridSandbox(SandboxServer):
 
     def authenticate(self, request: SandboxRequest) -> Response | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), self.api_key.encode()):
-            return self.error_response(401, "The provided authorization grant is invalid, expired, or revoked")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.encode(), self.api_key.encode()
+        ):
+            return self.error_response(
+                401, "The provided authorization grant is invalid, expired, or revoked"
+            )
         if "mail.send" not in self.scopes:
             return self.error_response(403, "access forbidden")
         return None
@@ -66,8 +77,19 @@ class SendGridSandbox(SandboxServer):
         body = request.parsed_body
         sender = body["from"]["email"]
         if self.verified_senders is not None and sender not in self.verified_senders:
-            return 403, {}, {"errors": [{"field": "from", "message": "The from address does not match a "
-                                         "verified Sender Identity."}]}
+            return (
+                403,
+                {},
+                {
+                    "errors": [
+                        {
+                            "field": "from",
+                            "message": "The from address does not match a "
+                            "verified Sender Identity.",
+                        }
+                    ]
+                },
+            )
         if body.get("mail_settings", {}).get("sandbox_mode", {}).get("enable"):
             with self._state:
                 self.sandbox_sends += 1
