@@ -15,11 +15,12 @@ import logging
 import os
 import queue
 import threading
+import time
 import uuid
 
 logger = logging.getLogger(__name__)
 TASK_BATCH = 50
-_LINGER_SECONDS = 0.005  # how long the thread waits for more ids before publishing a batch
+_LINGER_SECONDS = 0.05  # how long the first id of a batch may wait for others
 
 _pending: queue.SimpleQueue = queue.SimpleQueue()
 _worker: threading.Thread | None = None
@@ -42,9 +43,12 @@ def publish_handling(event_ids: list[str]) -> None:
 def _drain_forever() -> None:
     while True:
         batch = [_pending.get()]
+        # Publishing costs ~0.4 ms of CPU whatever the batch size, so gather what arrives in
+        # the next moment: under load one publish carries many requests' events.
+        deadline = time.monotonic() + _LINGER_SECONDS
         try:
-            while len(batch) < 10 * TASK_BATCH:
-                batch.append(_pending.get(timeout=_LINGER_SECONDS))
+            while len(batch) < 10 * TASK_BATCH and (remaining := deadline - time.monotonic()) > 0:
+                batch.append(_pending.get(timeout=remaining))
         except queue.Empty:
             pass
         publish_handling([event_id for ids in batch for event_id in ids])

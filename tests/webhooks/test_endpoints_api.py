@@ -2,6 +2,7 @@
 detail and replay, tenant isolation."""
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -121,16 +122,17 @@ def test_endpoint_create_is_idempotent(api, monkeypatch):
 
 
 def test_events_api_lists_filters_shows_and_replays_within_the_tenant(api, other_api, client, tenant):
-    case = CASES_BY_KEY["xero"]  # two events, and no handler registered for them
+    case = CASES_BY_KEY["generic"]  # two partner events of a type no handler is registered for
     config = make_config(tenant, case)
-    signed_post(client, case, config)
+    signed_post(client, case, config, body=json.dumps([{"type": "partner.new_thing", "id": f"evt-{n}", "data": {}}
+                                                       for n in (1, 2)]).encode())
 
-    listed = api.get("/api/v1/webhooks/events/", {"provider": "xero", "event_type": "record_changed"}).json()
+    listed = api.get("/api/v1/webhooks/events/", {"provider": "generic", "event_type": "unknown"}).json()
     first, second = listed["results"]
     detail = api.get(f"/api/v1/webhooks/events/{first['id']}/").json()
     replayed = api.post(f"/api/v1/webhooks/events/{first['id']}/replay/", {}, format="json")
 
-    assert detail["provider"] == "xero" and detail["status"] == "received"
+    assert detail["vendor_type"] == "partner.new_thing" and detail["status"] == "received"
     assert replayed.status_code == 200 and replayed.json()["status"] == "ignored"  # nobody handles it
     assert [e["id"] for e in api.get("/api/v1/webhooks/events/", {"status": "received"}).json()["results"]] \
         == [second["id"]]

@@ -22,6 +22,18 @@ ZIGGY = CASES_BY_KEY["ziggy"]
 INTENT = "pi_3QfK2nLkdIwHu7ix1R4vT8sA"
 
 
+@pytest.fixture(autouse=True)
+def only_our_handlers(monkeypatch):
+    """Other apps register handlers and echo checkers for the same providers; these tests see
+    only the Stripe payment handler and what they register themselves."""
+    from webhooks import handlers, payment_handlers
+
+    ours = {key: [h for h in registered if h is payment_handlers.stripe_payment_intent_outcome]
+            for key, registered in handlers._handlers.items()}
+    monkeypatch.setattr(handlers, "_handlers", {key: found for key, found in ours.items() if found})
+    monkeypatch.setattr(handlers, "_echo_checkers", [])
+
+
 @pytest.fixture
 def gateway_payment(tenant):
     gateway = make_config(tenant, STRIPE)

@@ -106,13 +106,27 @@ def inbound_events_store(*, receiver: Receiver, events: list[ParsedEvent],
         }
         for name, adapt in fields:
             params.append(values[name] if adapt is None else adapt(values[name], connection))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        new_ids = [value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-                   for (value,) in cursor.fetchall()]
+    new_ids = [value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)) for (value,) in _execute(sql, params)]
     if new_ids:
         transaction.on_commit(lambda: _enqueue_handling(new_ids))
     return StoreResult(new_ids=new_ids, duplicates=len(events) - len(new_ids))
+
+
+def _execute(sql: str, params: list) -> list[tuple]:
+    """Run the insert. On PostgreSQL through a server-side-binding psycopg cursor on Django's
+    own connection (same transaction): the parameters travel apart from the SQL and the
+    statement is prepared once per connection, instead of having every value quoted into
+    the text in Python on every request, which is what Django's cursor does."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall()
 
 
 def _enqueue_handling(event_ids: list[uuid.UUID]) -> None:
