@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 
 from integrations.admin_scoping import TenantScopedAdmin
+from integrations.secrets.errors import SecretRefInvalid
+from integrations.secrets.refs import parse_ref
+from integrations.selectors.integrations import integration_webhook_url
 from webhooks.models import DeliveryAttempt, InboundEvent, WebhookDelivery, WebhookEndpoint, WebhookSource
+from webhooks.receivers import SECRET_FIELDS
 from webhooks.services.deliveries import delivery_replay
 from webhooks.services.inbound import inbound_event_replay
 
@@ -85,8 +90,39 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
         self.message_user(request, f"{count} deliveries queued again", messages.SUCCESS)
 
 
+class WebhookSourceForm(forms.ModelForm):
+    """Credential fields take refs only: a pasted secret is refused, never stored or echoed."""
+
+    class Meta:
+        model = WebhookSource
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, value in list(cleaned.items()):
+            if name.endswith("_ref") and value:
+                try:
+                    parse_ref(value)
+                except SecretRefInvalid as exc:
+                    self.add_error(name, exc.detail)
+                    self.data = self.data.copy()
+                    self.data[name] = ""  # whatever was pasted is not shown back
+        provider = cleaned.get("provider")
+        if provider and provider not in SECRET_FIELDS:
+            self.add_error("provider", f"choose one of: {', '.join(sorted(SECRET_FIELDS))}")
+        return cleaned
+
+
 @admin.register(WebhookSource)
 class WebhookSourceAdmin(TenantScopedAdmin):
+    form = WebhookSourceForm
     list_display = ("display_name", "provider", "status", "created_at")
     list_filter = ("provider", "status")
-    readonly_fields = ("status", "status_reason", "status_changed_at")
+    readonly_fields = ("status", "status_reason", "status_changed_at", "webhook_url")
+    exclude = ("tenant", "consecutive_auth_failures")
+
+    @admin.display(description="Webhook URL (give this to the provider)")
+    def webhook_url(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return ""
+        return integration_webhook_url(integration=obj) or ""

@@ -73,5 +73,7 @@ class WebhookSource(Integration):
     # Addresses or CIDR ranges the provider posts from (46elks); empty means any address.
     webhook_allowed_networks = models.JSONField(default=list, blank=True)
 
+    receives_webhooks = True  # read by integrations.selectors.integration_webhook_url
+
     class Meta:
         verbose_name = "webhook source"
