@@ -63,16 +63,28 @@ class Integration(TenantOwned):
                     and self.last_validated_at >= self.config_changed_at)
 
     def specific(self) -> "Integration":
-        """The family subclass row behind this integration (one level of inheritance)."""
+        """The family subclass row behind this integration (one level of inheritance).
+
+        Each probe of a subclass is a query, and there are some twenty subclasses; the one
+        that last matched this (family, provider) is tried first, so the usual cost is one."""
         if type(self) is not Integration:
             return self
-        for related in self._meta.related_objects:
-            if related.parent_link:
-                try:
-                    return getattr(self, related.get_accessor_name())
-                except related.related_model.DoesNotExist:
-                    continue
+        hint = _SPECIFIC_HINTS.get((self.family, self.provider))
+        children = [related for related in self._meta.related_objects if related.parent_link]
+        for related in sorted(children, key=lambda related: related.get_accessor_name() != hint):
+            try:
+                found = getattr(self, related.get_accessor_name())
+            except related.related_model.DoesNotExist:
+                continue
+            _SPECIFIC_HINTS[(self.family, self.provider)] = related.get_accessor_name()
+            return found
         return self
+
+
+# (family, provider) -> the subclass accessor that held the last such integration. A hint
+# only: two subclasses may share a pair (a WebhookSource receiving for a provider), and a miss
+# falls back to probing the others.
+_SPECIFIC_HINTS: dict[tuple[str, str], str] = {}
 
 
 class LifecycleTransition(TenantOwned):
