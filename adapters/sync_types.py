@@ -56,7 +56,10 @@ class SalesInvoice:
     due_date: date
     currency: str
     lines: tuple[InvoiceLine, ...]
-    receivables_account: str = ""  # the mapping's "receivables", for providers booking vouchers
+    # The mapping's "receivables" and "vat_output": providers without an invoice API that
+    # posts lines to accounts receive the invoice as a balanced entry (`as_journal`).
+    receivables_account: str = ""
+    vat_output_account: str = ""
 
     @property
     def net(self) -> Decimal:
@@ -93,6 +96,7 @@ class JournalLine:
     credit: Decimal = Decimal("0")
     description: str = ""
     vat_rate: Decimal = Decimal("0")
+    is_vat: bool = False  # the tax line itself, not a cost or revenue line
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ class JournalEntry:
     """An expense or an approved reimbursement, booked as a balanced entry."""
 
     reference: str
-    kind: str  # "expense" or "reimbursement"
+    kind: str  # "expense" or "reimbursement" (or "invoice"/"payment" when booked as an entry)
     description: str
     entry_date: date
     currency: str
@@ -139,6 +143,31 @@ class Enrollment:
     learner_email: str = ""
 
 
+def invoice_as_journal(invoice: SalesInvoice) -> JournalEntry:
+    """The invoice as a balanced entry: receivables debited with the total, each line's
+    account credited with its net amount, output VAT credited with the tax."""
+    lines = [JournalLine(account=invoice.receivables_account, debit=invoice.total,
+                         description=f"{invoice.customer.name} {invoice.reference}")]
+    lines += [JournalLine(account=line.account, credit=line.net, description=line.description,
+                          vat_rate=line.vat_rate) for line in invoice.lines]
+    if invoice.vat:
+        lines.append(JournalLine(account=invoice.vat_output_account, credit=invoice.vat, description="VAT",
+                                 is_vat=True))
+    return JournalEntry(reference=invoice.reference, kind="invoice", description=f"Invoice {invoice.reference}",
+                        entry_date=invoice.issue_date, currency=invoice.currency, lines=tuple(lines),
+                        payee=invoice.customer)
+
+
+def payment_as_journal(payment: InvoicePayment) -> JournalEntry:
+    """The payment as a balanced entry: bank debited, receivables credited."""
+    lines = (JournalLine(account=payment.bank_account, debit=payment.amount, description=payment.reference),
+             JournalLine(account=payment.receivables_account, credit=payment.amount,
+                         description=f"{payment.customer.name} {payment.invoice_reference}"))
+    return JournalEntry(reference=payment.reference, kind="payment",
+                        description=f"Payment {payment.reference} of invoice {payment.invoice_reference}",
+                        entry_date=payment.paid_on, currency=payment.currency, lines=lines, payee=payment.customer)
+
+
 Document = SalesInvoice | InvoicePayment | JournalEntry | MemberRecord | Enrollment
 
 
@@ -158,3 +187,23 @@ class RemoteRecord:
     remote_id: str
     updated_at: datetime
     fields: dict
+
+
+
+class DocumentRejected(ValueError):
+    """The adapter cannot express this document for its provider (an account the mapping
+    lacks): refused before any request, so it is no provider error and counts no usage."""
+
+    def __init__(self, message: str, *, code: str = "unmapped_category") -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+def require_accounts(entry: JournalEntry) -> JournalEntry:
+    """The entry, when every line has an account; otherwise DocumentRejected naming the line."""
+    for line in entry.lines:
+        if not line.account:
+            side = "debit" if line.debit else "credit"
+            raise DocumentRejected(f"the {side} line '{line.description}' has no account; map receivables, "
+                                   "vat_output and bank for this provider")
+    return entry

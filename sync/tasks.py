@@ -13,11 +13,15 @@ from sync.models import RunTrigger
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def sync_run_execute(run_id: str) -> str | None:
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def sync_run_execute(self, run_id: str) -> str | None:
+    from sync.services.runs import RunDeferred
     from sync.services.runs import sync_run_execute as execute
 
-    run = execute(run_id=run_id)
+    try:
+        run = execute(run_id=run_id)
+    except RunDeferred as deferred:
+        raise self.retry(countdown=deferred.countdown) from None
     return run.state if run else None
 
 

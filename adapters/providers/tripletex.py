@@ -21,11 +21,23 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.sync_types import (
+    Document,
+    InvoicePayment,
+    JournalEntry,
+    Party,
+    PushResult,
+    SalesInvoice,
+    invoice_as_journal,
+    payment_as_journal,
+    require_accounts,
+)
 from adapters.types import ValidationResult
 
 key = "tripletex"
@@ -101,3 +113,132 @@ def _value(response, where: str) -> dict:
         raise ProviderUnavailable(f"tripletex: {where} answered without a value object", provider=key,
                                   code="malformed_response")
     return value
+
+
+# --- pushes from the hub (sync) ---------------------------------------------------------------
+# From the API reference (https://tripletex.no/v2-docs/): POST /ledger/voucher (postings with
+# account ids and signed gross amounts, balancing to zero), GET /ledger/account?number= (the id
+# of an account number), GET/POST /customer, GET /ledger/voucher?dateFrom&dateTo (dateTo is
+# exclusive). Lists answer {"values": [...]}, single objects {"value": {...}}.
+# - Everything is booked as a voucher whose postings follow the chart-of-accounts mapping:
+#   Tripletex invoices take products and VAT types rather than accounts, so an invoice from the
+#   hub is a customer voucher (receivables with the customer, income per line, output VAT).
+# - The session token is created once per process and day and reused; after a 401 the caller
+#   calls `forget_credentials` and the next call opens a new session.
+# - Account ids and customer ids are looked up once per process (accounts) or once ever (the
+#   sync log keeps customer ids); the hub's reference ends each voucher's description.
+
+_sessions: dict[tuple, str] = {}
+_account_ids: dict[tuple, int] = {}
+_cache_lock = threading.Lock()
+
+
+def _session_key(config: Config) -> tuple:
+    return config.base_url, config.consumer_token, config.employee_token, config.company_id, date.today()
+
+
+def forget_credentials(config: Config) -> None:
+    with _cache_lock:
+        _sessions.pop(_session_key(config), None)
+
+
+def _authorized_client(config: Config) -> ProviderHttpClient:
+    with _cache_lock:
+        token = _sessions.get(_session_key(config))
+    if token is None:
+        with ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds,
+                                default_headers={"Accept": "application/json"}) as client:
+            token = create_session(client, config)
+        with _cache_lock:
+            _sessions[_session_key(config)] = token
+    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, default_headers={
+        "Accept": "application/json", "Authorization": basic_authorization(config, token)})
+
+
+def _values(response, where: str) -> list[dict]:
+    try:
+        values = response.json()["values"]
+    except (ValueError, KeyError, TypeError):
+        raise ProviderUnavailable(f"tripletex: {where} answered without values", provider=key,
+                                  code="malformed_response") from None
+    return [value for value in values if isinstance(value, dict)] if isinstance(values, list) else []
+
+
+def _account_id(client: ProviderHttpClient, config: Config, number: str) -> int:
+    cache_key = (config.base_url, config.company_id, number)
+    with _cache_lock:
+        if cache_key in _account_ids:
+            return _account_ids[cache_key]
+    found = _values(client.request("GET", "/ledger/account", params={"number": number, "fields": "id"}),
+                    "GET /ledger/account")
+    if not found:
+        raise ProviderRejected(f"tripletex: account {number} does not exist in the company's chart", provider=key,
+                               code="unknown_account")
+    with _cache_lock:
+        _account_ids[cache_key] = int(found[0]["id"])
+    return _account_ids[cache_key]
+
+
+PARTY_ROLES = ("customer",)  # expense vouchers name no supplier
+
+
+def find_party(config: Config, party: Party, role: str) -> str | None:
+    with _authorized_client(config) as client:
+        found = _values(client.request("GET", "/customer", params={"customerAccountNumber": party.number,
+                                                                   "fields": "id"}), "GET /customer")
+    return str(found[0]["id"]) if found else None
+
+
+def create_party(config: Config, party: Party, role: str) -> str:
+    body = {"name": party.name[:255], "customerNumber": int(party.number) if party.number.isdigit() else None,
+            "email": party.email or None, "organizationNumber": party.organisation_number or None,
+            "isCustomer": True}
+    with _authorized_client(config) as client:
+        return str(_value(client.request("POST", "/customer", json=body), "POST /customer")["id"])
+
+
+def _description(entry: JournalEntry) -> str:
+    return f"{entry.description[:200]} ({entry.reference})"
+
+
+def push_document(config: Config, document: Document) -> PushResult:
+    if isinstance(document, SalesInvoice):
+        entry = invoice_as_journal(document)
+    elif isinstance(document, InvoicePayment):
+        entry = payment_as_journal(document)
+    else:
+        entry = document
+    require_accounts(entry)
+    with _authorized_client(config) as client:
+        postings = []
+        for row, line in enumerate(entry.lines, start=1):
+            amount = float(line.debit - line.credit)
+            posting = {"row": row, "date": entry.entry_date.isoformat(), "description": line.description[:255],
+                       "account": {"id": _account_id(client, config, line.account)}, "amountGross": amount,
+                       "amountGrossCurrency": amount, "currency": {"code": entry.currency}}
+            receivable = entry.kind in ("invoice", "payment") and line.account == _receivables(document)
+            if receivable and entry.payee is not None and entry.payee.number.isdigit():
+                posting["customer"] = {"id": int(entry.payee.number)}
+            postings.append(posting)
+        body = {"date": entry.entry_date.isoformat(), "description": _description(entry), "postings": postings}
+        voucher = _value(client.request("POST", "/ledger/voucher", json=body), "POST /ledger/voucher")
+    return PushResult(remote_id=str(voucher["id"]))
+
+
+def _receivables(document: Document) -> str:
+    return getattr(document, "receivables_account", "")
+
+
+def find_document(config: Config, document: Document) -> str | None:
+    if isinstance(document, SalesInvoice):
+        entry = invoice_as_journal(document)
+    elif isinstance(document, InvoicePayment):
+        entry = payment_as_journal(document)
+    else:
+        entry = document
+    params = {"dateFrom": entry.entry_date.isoformat(),
+              "dateTo": (entry.entry_date + timedelta(days=1)).isoformat(), "fields": "id,description"}
+    with _authorized_client(config) as client:
+        found = _values(client.request("GET", "/ledger/voucher", params=params), "GET /ledger/voucher")
+    hit = next((row for row in found if row.get("description") == _description(entry)), None)
+    return str(hit["id"]) if hit else None

@@ -25,6 +25,16 @@ from dataclasses import dataclass
 
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.sync_types import (
+    Document,
+    InvoicePayment,
+    JournalEntry,
+    Party,
+    PushResult,
+    SalesInvoice,
+    payment_as_journal,
+    require_accounts,
+)
 from adapters.types import ValidationResult
 
 key = "uniconomy"
@@ -68,3 +78,105 @@ def validate(config: Config) -> ValidationResult:
                                   provider=key, code="malformed_response") from None
     return ValidationResult(message=f"connected to Uniconomy company {name} ({organisation_number})",
                             details={"company_name": name, "organization_number": organisation_number})
+
+
+# --- pushes from the hub (sync) ---------------------------------------------------------------
+# Entities on the Unimicro platform (https://developer.unimicro.no/docs): Customer
+# (`api/biz/customers`, its name in `Info.Name`), CustomerInvoice (`api/biz/invoices`, lines in
+# `Items`) and JournalEntry (`api/biz/journalentries?action=book-journal-entries`, draft lines
+# with a signed `Amount`: positive debits, negative credits). Lists take OData-style `filter`
+# and `select` (https://developer.unimicro.no/guide/introduction/queries).
+# - Customers are named by ID; `find_party` finds one by CustomerNumber, `create_party` adds it.
+# - Invoice items carry the mapped AccountNumber and the VAT percent of the line.
+# - Payments, expenses and reimbursements are booked as journal entries whose Description ends
+#   with the hub's reference; invoices carry it as YourReference.
+
+
+def _push_client(config: Config) -> ProviderHttpClient:
+    if not COMPANY_KEY.fullmatch(config.company_key):
+        raise ProviderRejected(f"'{config.company_key}' is not a Unimicro CompanyKey (a GUID)", provider=key,
+                               code="invalid_company_key")
+    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, default_headers={
+        "Authorization": f"Bearer {config.access_token}", "CompanyKey": config.company_key,
+        "Accept": "application/json"})
+
+
+def _rows(response, where: str) -> list[dict]:
+    try:
+        rows = response.json()
+    except ValueError:
+        rows = None
+    if not isinstance(rows, list):
+        raise ProviderUnavailable(f"uniconomy: {where} answered without a list", provider=key,
+                                  code="malformed_response")
+    return [row for row in rows if isinstance(row, dict)]
+
+
+def _created(response, where: str) -> str:
+    try:
+        body = response.json()
+        created = body[0] if isinstance(body, list) else body
+        return str(created["ID"])
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise ProviderUnavailable(f"uniconomy: {where} answered without an ID", provider=key,
+                                  code="malformed_response") from None
+
+
+def _quoted(value: str) -> str:
+    return value.replace("'", "''")
+
+
+PARTY_ROLES = ("customer",)  # journal entries name no supplier
+
+
+def find_party(config: Config, party: Party, role: str) -> str | None:
+    with _push_client(config) as client:
+        found = _rows(client.request("GET", "/api/biz/customers", params={
+            "filter": f"CustomerNumber eq '{_quoted(party.number)}'", "select": "ID"}), "GET customers")
+    return str(found[0]["ID"]) if found else None
+
+
+def create_party(config: Config, party: Party, role: str) -> str:
+    body = {"CustomerNumber": party.number, "Info": {"Name": party.name[:250]}}
+    if party.organisation_number:
+        body["OrgNumber"] = party.organisation_number
+    with _push_client(config) as client:
+        return _created(client.request("POST", "/api/biz/customers", json=body), "POST customers")
+
+
+def _journal_description(entry: JournalEntry) -> str:
+    return f"{entry.description[:200]} ({entry.reference})"
+
+
+def push_document(config: Config, document: Document) -> PushResult:
+    with _push_client(config) as client:
+        if isinstance(document, SalesInvoice):
+            body = {"CustomerID": int(document.customer.number), "InvoiceDate": document.issue_date.isoformat(),
+                    "PaymentDueDate": document.due_date.isoformat(), "CurrencyCode": document.currency,
+                    "YourReference": document.reference,
+                    "Items": [{"ItemText": line.description[:250], "NumberOfItems": float(line.quantity),
+                               "PriceExVat": float(line.unit_price), "AccountNumber": int(line.account),
+                               "VatPercent": float(line.vat_rate)} for line in document.lines]}
+            return PushResult(remote_id=_created(client.request("POST", "/api/biz/invoices", json=body),
+                                                 "POST invoices"))
+        entry = require_accounts(payment_as_journal(document) if isinstance(document, InvoicePayment) else document)
+        body = [{"Description": _journal_description(entry), "DraftLines": [
+            {"AccountNumber": int(line.account), "Amount": float(line.debit - line.credit),
+             "FinancialDate": entry.entry_date.isoformat(), "Description": line.description[:250]}
+            for line in entry.lines]}]
+        return PushResult(remote_id=_created(client.request(
+            "POST", "/api/biz/journalentries", params={"action": "book-journal-entries"}, json=body),
+            "POST journalentries"))
+
+
+def find_document(config: Config, document: Document) -> str | None:
+    with _push_client(config) as client:
+        if isinstance(document, SalesInvoice):
+            rows = _rows(client.request("GET", "/api/biz/invoices", params={
+                "filter": f"YourReference eq '{_quoted(document.reference)}'", "select": "ID"}), "GET invoices")
+        else:
+            entry = payment_as_journal(document) if isinstance(document, InvoicePayment) else document
+            rows = _rows(client.request("GET", "/api/biz/journalentries", params={
+                "filter": f"Description eq '{_quoted(_journal_description(entry))}'", "select": "ID"}),
+                "GET journalentries")
+    return str(rows[0]["ID"]) if rows else None

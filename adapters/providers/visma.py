@@ -22,6 +22,16 @@ from dataclasses import dataclass
 
 from adapters.errors import ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.sync_types import (
+    Document,
+    InvoicePayment,
+    JournalEntry,
+    Party,
+    PushResult,
+    SalesInvoice,
+    payment_as_journal,
+    require_accounts,
+)
 from adapters.types import ValidationResult
 
 key = "visma"
@@ -55,3 +65,98 @@ def validate(config: Config) -> ValidationResult:
                                   provider=key, code="malformed_response") from None
     return ValidationResult(message=f"connected to Visma eAccounting company {name} ({identity_number})",
                             details={"company_name": name, "corporate_identity_number": identity_number})
+
+
+# --- pushes from the hub (sync) ---------------------------------------------------------------
+# From the eAccounting API v2 reference (https://eaccountingapi.vismaonline.com/swagger/ui/index):
+# POST /v2/customerinvoices (rows with AccountNumber), POST /v2/vouchers (manual vouchers: rows
+# with DebitAmount/CreditAmount), GET/POST /v2/customers; lists take OData `$filter`.
+# - Customers are named by their Id (a GUID); `find_party` finds one by CustomerNumber and
+#   `create_party` adds it.
+# - Row VAT follows the VAT code of the row's account in the company's chart (the BAS accounts
+#   carry it: 3041 sales 25 %, 3010 exempt licence fees), so the mapping decides the VAT.
+# - Payments are booked as vouchers (bank debited, receivables credited); expenses and
+#   reimbursements as vouchers from their balanced entries.
+# - The hub's reference is YourReference on invoices and ends the VoucherText of vouchers.
+
+MANUAL_VOUCHER = 2  # VoucherType of vouchers entered by hand (the API's "manual voucher")
+
+
+def _push_client(config: Config) -> ProviderHttpClient:
+    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, default_headers={
+        "Authorization": f"Bearer {config.access_token}", "Accept": "application/json"})
+
+
+def _id(response, where: str) -> str:
+    try:
+        return str(response.json()["Id"])
+    except (ValueError, KeyError, TypeError):
+        raise ProviderUnavailable(f"visma: {where} answered without an Id", provider=key,
+                                  code="malformed_response") from None
+
+
+def _data(response, where: str) -> list[dict]:
+    try:
+        rows = response.json()["Data"]
+    except (ValueError, KeyError, TypeError):
+        raise ProviderUnavailable(f"visma: {where} answered without Data", provider=key,
+                                  code="malformed_response") from None
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+
+def _odata(value: str) -> str:
+    return value.replace("'", "''")
+
+
+PARTY_ROLES = ("customer",)  # vouchers name no supplier
+
+
+def find_party(config: Config, party: Party, role: str) -> str | None:
+    with _push_client(config) as client:
+        rows = _data(client.request("GET", "/v2/customers", params={
+            "$filter": f"CustomerNumber eq '{_odata(party.number)}'"}), "GET /v2/customers")
+    return str(rows[0]["Id"]) if rows else None
+
+
+def create_party(config: Config, party: Party, role: str) -> str:
+    body = {"CustomerNumber": party.number, "Name": party.name[:50], "IsPrivatePerson": False,
+            "EmailAddress": party.email or None, "CorporateIdentityNumber": party.organisation_number or None}
+    with _push_client(config) as client:
+        return _id(client.request("POST", "/v2/customers", json=body), "POST /v2/customers")
+
+
+def _voucher_text(entry: JournalEntry) -> str:
+    return f"{entry.description[:60]} ({entry.reference})"
+
+
+def push_document(config: Config, document: Document) -> PushResult:
+    with _push_client(config) as client:
+        if isinstance(document, SalesInvoice):
+            rows = [{"LineNumber": position, "AccountNumber": int(line.account), "Text": line.description[:2000],
+                     "UnitPrice": float(line.unit_price), "Quantity": float(line.quantity), "IsTextRow": False}
+                    for position, line in enumerate(document.lines, start=1)]
+            body = {"CustomerId": document.customer.number, "InvoiceDate": document.issue_date.isoformat(),
+                    "DueDate": document.due_date.isoformat(), "CurrencyCode": document.currency,
+                    "YourReference": document.reference, "EuThirdParty": False, "RotReducedInvoicingType": 0,
+                    "Rows": rows}
+            return PushResult(remote_id=_id(client.request("POST", "/v2/customerinvoices", json=body),
+                                            "POST /v2/customerinvoices"))
+        entry = require_accounts(payment_as_journal(document) if isinstance(document, InvoicePayment) else document)
+        body = {"VoucherDate": entry.entry_date.isoformat(), "VoucherText": _voucher_text(entry),
+                "VoucherType": MANUAL_VOUCHER,
+                "Rows": [{"AccountNumber": int(line.account), "DebitAmount": float(line.debit),
+                          "CreditAmount": float(line.credit), "TransactionText": line.description[:60]}
+                         for line in entry.lines]}
+        return PushResult(remote_id=_id(client.request("POST", "/v2/vouchers", json=body), "POST /v2/vouchers"))
+
+
+def find_document(config: Config, document: Document) -> str | None:
+    with _push_client(config) as client:
+        if isinstance(document, SalesInvoice):
+            rows = _data(client.request("GET", "/v2/customerinvoices", params={
+                "$filter": f"YourReference eq '{_odata(document.reference)}'"}), "GET /v2/customerinvoices")
+        else:
+            entry = payment_as_journal(document) if isinstance(document, InvoicePayment) else document
+            rows = _data(client.request("GET", "/v2/vouchers", params={
+                "$filter": f"VoucherText eq '{_odata(_voucher_text(entry))}'"}), "GET /v2/vouchers")
+    return str(rows[0]["Id"]) if rows else None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
@@ -44,6 +45,7 @@ from adapters.inbound import (
     stable_event_id,
 )
 from adapters.signing import constant_time_equals, hmac_sha256_base64, require_secret
+from adapters.sync_types import Document, InvoicePayment, JournalEntry, Party, PushResult, SalesInvoice
 from adapters.types import ValidationResult
 
 key = "xero"
@@ -176,3 +178,88 @@ def _json(response, where: str, expected: type):
         raise ProviderUnavailable(f"xero: {where} answered {response.status_code} without the expected JSON "
                                   f"{expected.__name__}", provider=key, code="malformed_response")
     return body
+
+
+# --- pushes from the hub (sync) ---------------------------------------------------------------
+# From xero-accounting.json: PUT /Invoices and PUT /Payments create ({"Invoices": [...]},
+# {"Payments": [...]}), GET with `where` finds them again, and every write takes an
+# `Idempotency-Key` (128 characters at most) under which Xero replays the first answer, so a
+# push retried after a lost answer does not create twice
+# (https://developer.xero.com/documentation/guides/idempotent-requests/idempotency/).
+# - Sales invoices are ACCREC, AUTHORISED, with line amounts exclusive of tax and each line's
+#   tax given as TaxAmount, on the mapped AccountCode. Contacts are matched or created by Name.
+# - Expenses and reimbursements are bills (ACCPAY invoices) to the payee: Xero's accounting
+#   description has no manual journals, and a bill is how Xero books a supplier's expense.
+# - The hub's reference is the document's Reference, which `where` searches.
+
+
+def _push_headers(config: Config, reference: str) -> dict:
+    return {"Authorization": f"Bearer {config.access_token}", "Accept": "application/json",
+            "xero-tenant-id": config.tenant_id, "Idempotency-Key": f"hub-{reference}"[:128]}
+
+
+def _contact(party) -> dict:
+    contact = {"Name": party.name[:255]}
+    if party.number:
+        contact["ContactNumber"] = party.number[:50]
+    if party.email:
+        contact["EmailAddress"] = party.email
+    return contact
+
+
+def _invoice_body(document) -> dict:
+    if isinstance(document, SalesInvoice):
+        items = [{"Description": line.description, "Quantity": float(line.quantity),
+                  "UnitAmount": float(line.unit_price), "AccountCode": line.account, "TaxAmount": float(line.vat)}
+                 for line in document.lines]
+        return {"Type": "ACCREC", "Contact": _contact(document.customer), "Date": document.issue_date.isoformat(),
+                "DueDate": document.due_date.isoformat(), "Reference": document.reference,
+                "CurrencyCode": document.currency, "LineAmountTypes": "Exclusive", "Status": "AUTHORISED",
+                "LineItems": items}
+    vat = sum((line.debit for line in document.lines if line.is_vat), Decimal("0"))
+    costs = [line for line in document.lines if line.debit and not line.is_vat]
+    items = [{"Description": line.description or document.description, "Quantity": 1.0,
+              "UnitAmount": float(line.debit), "AccountCode": line.account,
+              "TaxAmount": float(vat) if position == 0 else 0.0} for position, line in enumerate(costs)]
+    payee = document.payee or Party(number="", name=document.description[:255])
+    return {"Type": "ACCPAY", "Contact": _contact(payee), "Date": document.entry_date.isoformat(),
+            "DueDate": document.entry_date.isoformat(), "Reference": document.reference,
+            "CurrencyCode": document.currency, "LineAmountTypes": "Exclusive", "Status": "AUTHORISED",
+            "LineItems": items}
+
+
+def push_document(config: Config, document: Document) -> PushResult:
+    with ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds,
+                            default_headers=_push_headers(config, document.reference)) as client:
+        if isinstance(document, InvoicePayment):
+            body = {"Payments": [{"Invoice": {"InvoiceID": document.invoice_remote_id},
+                                  "Account": {"Code": document.bank_account}, "Date": document.paid_on.isoformat(),
+                                  "Amount": float(document.amount), "Reference": document.reference}]}
+            answer = _json(client.request("PUT", f"{ACCOUNTING_PATH}/Payments", json=body), "PUT /Payments", dict)
+            return PushResult(remote_id=str(_first(answer, "Payments")["PaymentID"]))
+        if isinstance(document, (SalesInvoice, JournalEntry)):
+            answer = _json(client.request("PUT", f"{ACCOUNTING_PATH}/Invoices",
+                                          json={"Invoices": [_invoice_body(document)]}), "PUT /Invoices", dict)
+            return PushResult(remote_id=str(_first(answer, "Invoices")["InvoiceID"]))
+    raise TypeError(f"Xero takes invoices, payments and journal entries, not {type(document).__name__}")
+
+
+def find_document(config: Config, document: Document) -> str | None:
+    collection, id_field = ("Payments", "PaymentID") if isinstance(document, InvoicePayment) else (
+        "Invoices", "InvoiceID")
+    where = 'Reference=="{}"'.format(document.reference.replace('"', '\\"'))
+    headers = {"Authorization": f"Bearer {config.access_token}", "Accept": "application/json",
+               "xero-tenant-id": config.tenant_id}
+    with ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, default_headers=headers) as client:
+        answer = _json(client.request("GET", f"{ACCOUNTING_PATH}/{collection}", params={"where": where}),
+                       f"GET /{collection}", dict)
+    rows = [row for row in answer.get(collection) or [] if isinstance(row, dict)
+            and row.get("Reference") == document.reference]
+    return str(rows[0][id_field]) if rows else None
+
+
+def _first(answer: dict, collection: str) -> dict:
+    rows = answer.get(collection)
+    if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+        raise ProviderUnavailable(f"xero: the answer carries no {collection}", provider=key, code="malformed_response")
+    return rows[0]

@@ -23,6 +23,16 @@ from dataclasses import dataclass
 
 from adapters.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.sync_types import (
+    Document,
+    InvoicePayment,
+    JournalEntry,
+    PushResult,
+    SalesInvoice,
+    invoice_as_journal,
+    payment_as_journal,
+    require_accounts,
+)
 from adapters.types import ValidationResult
 
 key = "xledger"
@@ -75,3 +85,51 @@ def validate(config: Config) -> ValidationResult:
         raise ProviderUnavailable("xledger: the validation query answered without customers", provider=key,
                                   code="malformed_response")
     return ValidationResult(message="authenticated with Xledger (customers readable)", details={})
+
+
+# --- pushes from the hub (sync): GL import items over GraphQL ---------------------------------
+# Xledger offers GraphQL and, for older integrations, SOAP web services; the hub uses GraphQL
+# (https://xledgerukinternal.zendesk.com/hc/en-us/articles/8715787519634-GraphQL-general-tips).
+# Everything is imported as general-ledger lines with the `addGLImportItems` mutation, one
+# AddGLImportItemsInput node per line of a balanced entry (postedDate, account {code}, amount
+# signed: debits positive, credits negative, currency {code}, text, yourReference,
+# transactionSource {code}), so approved reimbursements and expenses land as accounting
+# entries and invoices and payments as customer ledger entries. The node fields follow
+# Xledger's GraphQL schema as its own samples and public clients use it
+# (https://github.com/xledger/graphql-samples). The hub's reference is `yourReference`; a
+# resumed run reads `glImportItems` filtered on it before importing again.
+
+PUSH_MUTATION = ("mutation HubImport($inputs: [AddGLImportItemsInput!]!) { "
+                 "addGLImportItems(inputs: $inputs) { edges { node { dbId } } } }")
+FIND_QUERY = ("query HubFind($reference: String!) { "
+              "glImportItems(first: 1, filter: { yourReference: $reference }) { edges { node { dbId } } } }")
+_SOURCES = {"invoice": "AR", "payment": "AR"}  # customer ledger; the rest is general ledger ("GL")
+
+
+def _entry(document: Document) -> JournalEntry:
+    if isinstance(document, SalesInvoice):
+        return require_accounts(invoice_as_journal(document))
+    if isinstance(document, InvoicePayment):
+        return require_accounts(payment_as_journal(document))
+    return require_accounts(document)
+
+
+def push_document(config: Config, document: Document) -> PushResult:
+    entry = _entry(document)
+    source = _SOURCES.get(entry.kind, "GL")
+    inputs = [{"node": {"postedDate": entry.entry_date.isoformat(), "account": {"code": line.account},
+                        "amount": float(line.debit - line.credit), "currency": {"code": entry.currency},
+                        "text": (line.description or entry.description)[:250], "yourReference": entry.reference,
+                        "transactionSource": {"code": source}}} for line in entry.lines]
+    data = execute(config, PUSH_MUTATION, {"inputs": inputs})
+    edges = ((data.get("addGLImportItems") or {}).get("edges") or []) if isinstance(data, dict) else []
+    if not edges or not isinstance(edges[0], dict):
+        raise ProviderUnavailable("xledger: addGLImportItems answered without items", provider=key,
+                                  code="malformed_response")
+    return PushResult(remote_id=str(edges[0]["node"]["dbId"]), details={"lines": len(edges)})
+
+
+def find_document(config: Config, document: Document) -> str | None:
+    data = execute(config, FIND_QUERY, {"reference": _entry(document).reference})
+    edges = ((data.get("glImportItems") or {}).get("edges") or []) if isinstance(data, dict) else []
+    return str(edges[0]["node"]["dbId"]) if edges else None

@@ -3,9 +3,9 @@
 The adapter config comes from the accounting family's own binding, so a push authenticates
 exactly as validation does (OAuth token through the token service, Tripletex session,
 Xledger API token). Each adapter module offers `push_document(config, document)` and
-`find_document(config, document)`; those whose documents name customers or suppliers by the
-provider's internal id also offer `ensure_party(config, party, role)`, whose answer the sync
-log keeps, so a party costs at most one lookup per integration, ever.
+`find_document(config, document)`; those whose documents name customers by the provider's
+internal id also offer `find_party` and `create_party(config, party, role)` (one request each),
+whose answer the sync log keeps, so a party costs at most one lookup per integration, ever.
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class AccountingConnector(Connector):
         return self.call(f"find_{record_type}", lambda config: self.adapter.find_document(config, document))
 
     def party_id(self, party: Party, *, role: str) -> str:
-        if not hasattr(self.adapter, "ensure_party") or not party.number:
+        if role not in getattr(self.adapter, "PARTY_ROLES", ()) or not party.number:
             return party.number
         key = (role, party.number)
         if key in self._parties:
@@ -61,7 +61,8 @@ class AccountingConnector(Connector):
                                              record_id=party.number[:64], state=LogState.SYNCED)
                  .values_list("remote_id", flat=True).first())
         if not known:
-            known = self.call(f"ensure_{role}", lambda config: self.adapter.ensure_party(config, party, role))
+            known = self.call(f"find_{role}", lambda config: self.adapter.find_party(config, party, role)) or \
+                self.call(f"create_{role}", lambda config: self.adapter.create_party(config, party, role))
             SyncLogEntry.objects.update_or_create(
                 integration_id=self.integration.pk, record_type=role, record_id=party.number[:64],
                 defaults={"tenant_id": self.integration.tenant_id, "reference": party.name[:100],
@@ -71,7 +72,7 @@ class AccountingConnector(Connector):
 
     def _with_party_ids(self, document: Document) -> Document:
         """Swap the party number for the provider's id where the adapter needs one."""
-        if not hasattr(self.adapter, "ensure_party"):
+        if not getattr(self.adapter, "PARTY_ROLES", ()):
             return document
         if isinstance(document, (SalesInvoice, InvoicePayment)):
             customer = dataclasses.replace(document.customer,

@@ -29,7 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from adapters.errors import ProviderAuthFailed, ProviderError
-from adapters.sync_types import Document, PushResult
+from adapters.sync_types import Document, DocumentRejected, PushResult
 from integrations.errors import ApplicationError
 from sync.connectors.base import Connector
 from sync.models import LogState, SyncLogEntry, SyncRecordError, SyncRun
@@ -41,9 +41,9 @@ logger = logging.getLogger(__name__)
 class RunAborted(Exception):
     """The run cannot go on: the provider is down, refuses our credentials, or the quota is spent."""
 
-    def __init__(self, message: str, *, code: str, retryable: bool) -> None:
+    def __init__(self, message: str, *, code: str, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
-        self.message, self.code, self.retryable = message, code, retryable
+        self.message, self.code, self.retryable, self.retry_after = message, code, retryable, retry_after
 
 
 class RunCancelled(Exception):
@@ -152,11 +152,18 @@ def _sync_record(*, run: SyncRun, kind: Kind, row, entry: SyncLogEntry | None, c
     try:
         result = _deliver(connector, kind, document, entry, resuming=resuming)
     except ProviderError as error:
+        if error.status_code is not None:
+            # The provider answered with a refusal, so nothing was created: no lookup needed next
+            # time. Only a call without an answer (timeout, dropped connection) stays in doubt.
+            SyncLogEntry.objects.filter(pk=entry.pk).update(pending_hash="")
         if isinstance(error, ProviderAuthFailed) or error.retryable:
-            raise RunAborted(str(error), code=error.code or type(error).__name__, retryable=error.retryable) \
-                from error
+            raise RunAborted(str(error), code=error.code or type(error).__name__, retryable=error.retryable,
+                             retry_after=error.retry_after) from error
         _fail(run, kind, row, entry, code=error.code or f"http_{error.status_code}", message=str(error),
               retryable=False)
+        return
+    except DocumentRejected as rejected:  # refused by the adapter before any request went out
+        _fail(run, kind, row, entry, code=rejected.code, message=rejected.message, retryable=False)
         return
     except ApplicationError as error:  # quota exhausted, a credential ref that no longer resolves
         raise RunAborted(error.detail, code=error.code, retryable=error.status == 429) from error

@@ -103,7 +103,8 @@ def _invoice_document(invoice: Invoice, context: Context) -> SalesInvoice:
         raise RecordRejected("the invoice has no lines", code="empty_invoice")
     return SalesInvoice(reference=invoice.number, customer=_customer(invoice), issue_date=invoice.issue_date,
                         due_date=invoice.due_date, currency=invoice.currency, lines=lines,
-                        receivables_account=str(context.mapping.get("receivables", "")))
+                        receivables_account=str(context.mapping.get("receivables", "")),
+                        vat_output_account=str(context.mapping.get("vat_output", "")))
 
 
 def _customer(invoice: Invoice) -> Party:
@@ -153,7 +154,8 @@ def _journal(*, reference: str, kind: str, description: str, entry_date, currenc
     vat = money(net * vat_rate / 100)
     lines = [JournalLine(account=cost_account, debit=money(net), description=description, vat_rate=vat_rate)]
     if vat:
-        lines.append(JournalLine(account=context.account("vat_input", what=kind), debit=vat, description="VAT"))
+        lines.append(JournalLine(account=context.account("vat_input", what=kind), debit=vat, description="VAT",
+                                 is_vat=True))
     lines.append(JournalLine(account=context.account(credit_category, what=kind), credit=money(net) + vat,
                              description=description))
     return JournalEntry(reference=reference, kind=kind, description=description, entry_date=entry_date,
@@ -190,7 +192,7 @@ def _reimbursement_document(item: Reimbursement, context: Context) -> JournalEnt
     if rounding:  # the split cannot always land on whole cents; the cost line takes the cent
         first = entry.lines[0]
         adjusted = JournalLine(account=first.account, debit=first.debit + rounding, description=first.description,
-                               vat_rate=first.vat_rate)
+                               vat_rate=first.vat_rate, is_vat=first.is_vat)
         entry = JournalEntry(reference=entry.reference, kind=entry.kind, description=entry.description,
                              entry_date=entry.entry_date, currency=entry.currency,
                              lines=(adjusted, *entry.lines[1:]), payee=entry.payee)

@@ -38,6 +38,15 @@ FAMILY_SCOPES = {
 }
 
 
+class RunDeferred(Exception):
+    """The provider is unavailable for now: the run went back to `queued` and its task retries
+    it after `countdown` seconds (never sooner than the provider's Retry-After)."""
+
+    def __init__(self, run: SyncRun, countdown: float) -> None:
+        super().__init__(f"run {run.pk} deferred for {countdown:.0f} s")
+        self.run, self.countdown = run, countdown
+
+
 class RunAlreadyActive(Conflict):
     code = "sync_run_active"
     title = "A sync run is already active"
@@ -118,14 +127,32 @@ def sync_run_execute(*, run_id) -> SyncRun | None:
     except RunCancelled:
         return _finish(run, RunState.CANCELLED, message="cancelled on request")
     except RunAborted as aborted:
+        if aborted.retryable and run.attempts <= settings.TASK_MAX_RETRIES:
+            raise _defer(run, aborted) from aborted
         return _finish(run, RunState.FAILED, code=aborted.code, message=aborted.message, dead_letter=True)
     except ProviderError as error:  # building the connection: an OAuth refresh the user must redo
         return _finish(run, RunState.FAILED, code=error.code or type(error).__name__, message=str(error),
                        dead_letter=True)
     except ApplicationError as error:  # a credential ref that does not resolve, a half-configured integration
         return _finish(run, RunState.FAILED, code=error.code, message=error.detail, dead_letter=True)
+    except Exception:
+        # A bug must not leave the run `running` for the sweep to crash on again and again.
+        logger.exception("sync run crashed", extra={"run_id": str(run.pk)})
+        return _finish(run, RunState.FAILED, code="internal_error",
+                       message="the run stopped on an internal error; it has been logged", dead_letter=True)
     logger.info("sync run done", extra={"run_id": str(run.pk), "seconds": round(time.monotonic() - started, 3)})
     return _finish(run, RunState.PARTIALLY_FAILED if failed else RunState.SUCCEEDED)
+
+
+def _defer(run: SyncRun, aborted: RunAborted) -> RunDeferred:
+    """Back to `queued`, keeping its place as the integration's active run and its counts."""
+    countdown = max(aborted.retry_after or 0, settings.TASK_RETRY_BASE_SECONDS * 2 ** (run.attempts - 1))
+    SyncRun.objects.filter(pk=run.pk, state=RunState.RUNNING).update(
+        state=RunState.QUEUED, error_code=aborted.code[:60], updated_at=timezone.now(),
+        error_message=f"retrying in {countdown:.0f} s: {aborted.message}"[:1000])
+    logger.warning("sync run deferred: provider unavailable", extra={"run_id": str(run.pk), "countdown": countdown,
+                                                                     "attempt": run.attempts})
+    return RunDeferred(run, countdown)
 
 
 def _finish(run: SyncRun, state: str, *, code: str = "", message: str = "", dead_letter: bool = False) -> SyncRun:

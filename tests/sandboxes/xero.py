@@ -76,6 +76,15 @@ class XeroSandbox(SandboxServer):
                          _account("999", "Old sponsorship", "REVENUE", status="ARCHIVED")]
         self.add_route("GET", "/Connections", lambda request: (200, {}, self.tenants))
         self.add_route("GET", ACCOUNTING_PREFIX + "Accounts", self._accounts)
+        # Pushes (sync): invoices and bills, payments; an Idempotency-Key replays the first answer.
+        self.invoices: dict[str, dict] = {}
+        self.payments: dict[str, dict] = {}
+        self.creations = 0
+        self._replies: dict[str, Response] = {}
+        self.add_route("PUT", ACCOUNTING_PREFIX + "Invoices", self._idempotent(self._put_invoices))
+        self.add_route("GET", ACCOUNTING_PREFIX + "Invoices", self._search("Invoices", self.invoices))
+        self.add_route("PUT", ACCOUNTING_PREFIX + "Payments", self._idempotent(self._put_payments))
+        self.add_route("GET", ACCOUNTING_PREFIX + "Payments", self._search("Payments", self.payments))
 
     def error_response(self, status: int, message: str) -> Response:
         title = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}.get(status, "Error")
@@ -91,6 +100,61 @@ class XeroSandbox(SandboxServer):
                 return self.error_response(403, "AuthenticationUnsuccessful")
         return None
 
+    def _idempotent(self, handler):
+        def replaying(request: SandboxRequest) -> Response:
+            key = request.headers.get("idempotency-key")
+            with self._lock:
+                if key and key in self._replies:
+                    return self._replies[key]
+                answer = handler(request)
+                if key and answer[0] < 500:
+                    self._replies[key] = answer
+            return answer
+        return replaying
+
+    def _active_codes(self) -> set[str]:
+        return {account["Code"] for account in self.accounts if account["Status"] == "ACTIVE"}
+
+    def _put_invoices(self, request: SandboxRequest) -> Response:
+        created = []
+        for invoice in request.parsed_body["Invoices"]:
+            codes = {item.get("AccountCode") for item in invoice.get("LineItems") or []}
+            if unknown := sorted(str(code) for code in codes - self._active_codes()):
+                return _validation_error(f"Account code '{unknown[0]}' is not a valid code for this document.")
+            if not (invoice.get("Contact") or {}).get("Name"):
+                return _validation_error("A Contact must be specified for this type of transaction")
+            stored = {**invoice, "InvoiceID": str(uuid.uuid4()), "Total": round(sum(
+                item["Quantity"] * item["UnitAmount"] + item.get("TaxAmount", 0) for item in invoice["LineItems"]), 2)}
+            self.invoices[stored["InvoiceID"]] = stored
+            self.creations += 1
+            created.append(stored)
+        return 200, {}, {"Id": str(uuid.uuid4()), "Status": "OK", "Invoices": created}
+
+    def _put_payments(self, request: SandboxRequest) -> Response:
+        created = []
+        for payment in request.parsed_body["Payments"]:
+            invoice = self.invoices.get((payment.get("Invoice") or {}).get("InvoiceID", ""))
+            if invoice is None:
+                return _validation_error("Invoice could not be found")
+            if (payment.get("Account") or {}).get("Code") not in self._active_codes():
+                return _validation_error("Account code must be specified and valid")
+            stored = {**payment, "PaymentID": str(uuid.uuid4()), "Status": "AUTHORISED"}
+            self.payments[stored["PaymentID"]] = stored
+            self.creations += 1
+            created.append(stored)
+        return 200, {}, {"Id": str(uuid.uuid4()), "Status": "OK", "Payments": created}
+
+    def _search(self, collection: str, store: dict):
+        def handler(request: SandboxRequest) -> Response:
+            where = request.query.get("where", [""])[0]
+            match = re.fullmatch(r'\s*Reference\s*==\s*"((?:[^"\\]|\\.)*)"\s*', where) if where else None
+            if where and match is None:
+                return self.error_response(400, f"The sandbox filters on Reference only, not: {where}")
+            wanted = match.group(1).replace('\\"', '"') if match else None
+            rows = [row for row in store.values() if wanted is None or row.get("Reference") == wanted]
+            return 200, {}, {"Id": str(uuid.uuid4()), "Status": "OK", collection: rows}
+        return handler
+
     def _accounts(self, request: SandboxRequest) -> Response:
         where = request.query.get("where", [""])[0]
         accounts = self.accounts
@@ -101,6 +165,11 @@ class XeroSandbox(SandboxServer):
             accounts = [account for account in accounts if account["Status"] == match.group(1)]
         return 200, {}, {"Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": "Hub sandbox",
                          "DateTimeUTC": "/Date(1767225600000)/", "Accounts": accounts}
+
+
+def _validation_error(message: str) -> Response:
+    return 400, {}, {"ErrorNumber": 10, "Type": "ValidationException", "Message": "A validation exception occurred",
+                     "Elements": [{"ValidationErrors": [{"Message": message}]}]}
 
 
 def _account(code: str, name: str, account_type: str, *, status: str = "ACTIVE") -> dict:

@@ -46,3 +46,28 @@ def invoices(tenant, count: int, *, start: int = 1, customers: int = 12, prefix:
         InvoiceLine.objects.bulk_create(lines)
         made.append(invoice)
     return made
+
+
+def oauth_connect(integration, *, client_id: str, client_secret: str) -> None:
+    """What the connect flow leaves behind, done for real against the provider's (sandboxed)
+    authorization server: a code exchanged for tokens, stored as versioned refs."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx
+
+    from adapters import oauth
+    from integrations.oauth.tokens import oauth_store_tokens
+
+    provider = oauth.oauth_provider(integration.provider)
+    pkce, redirect_uri = oauth.pkce_pair(), "https://hub.example.org/oauth/callback"
+    url = oauth.authorization_url(provider, client_id=client_id, redirect_uri=redirect_uri, state="state-1",
+                                  code_challenge=pkce.challenge)
+    location = httpx.get(url, follow_redirects=False).headers["location"]
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    tokens = oauth.exchange_code(provider, client_id=client_id, client_secret=client_secret, code=code,
+                                 redirect_uri=redirect_uri, code_verifier=pkce.verifier if provider.pkce else None)
+    fields = oauth_store_tokens(integration=integration, tokens=tokens, connected=True)
+    fields.update(oauth_client_id=client_id, oauth_client_secret_ref=secret_store(
+        tenant=integration.tenant, name=f"{integration.provider}-client-secret", value=client_secret))
+    type(integration).objects.filter(pk=integration.pk).update(**fields)
+    integration.refresh_from_db()
