@@ -10,7 +10,8 @@ import pytest
 from django.conf import settings
 
 pytest_plugins = ["tests.sandboxes.fixtures", "tests.sandboxes.fixtures_oauth", "tests.sandboxes.fixtures_fama",
-                  "tests.sandboxes.fixtures_famc", "tests.sandboxes.fixtures_mail",
+                  "tests.sandboxes.fixtures_famb", "tests.sandboxes.fixtures_famc",
+                  "tests.sandboxes.fixtures_mail", "tests.sandboxes.fixtures_push", "tests.sandboxes.fixtures_sync",
                   "tests.sandboxes.fixtures_iot"]
 
 REQUIRE_SERVICES = os.environ.get("HUB_REQUIRE_SERVICES") == "1"
