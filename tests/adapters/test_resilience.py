@@ -463,7 +463,9 @@ def workers(redis_url):
 def test_breaker_opened_by_one_process_refuses_calls_in_another(workers):
     server = workers.server
     server.response = ScriptedResponse(status=503, body=b"maintenance")
-    process_a = workers(fail_max=3, reset_timeout=1.0)
+    # Both processes start first: a slow start of B must not eat into the reset timeout.
+    process_a = workers(fail_max=3, reset_timeout=3.0)
+    process_b = workers(fail_max=3, reset_timeout=3.0)
     assert process_a.hello == {"ready": True, "django_loaded": False}
 
     # given process A fails fail_max times against the provider
@@ -473,18 +475,17 @@ def test_breaker_opened_by_one_process_refuses_calls_in_another(workers):
     assert failures[-1]["state"] == "open"
     assert server.hits == 3
 
-    # when a fresh process B calls the same provider config
-    process_b = workers(fail_max=3, reset_timeout=1.0)
+    # when process B, which has not called yet, calls the same provider config
     refused = process_b.send("call")
 
     # then it is refused by the shared breaker and no request reached the provider
     assert refused["outcome"] == "CircuitOpen"
-    assert 0 < refused["retry_after"] <= 1.0
+    assert 0 < refused["retry_after"] <= 3.0
     assert server.hits == 3
 
     # when the provider recovers and the reset timeout passes
     server.response = ScriptedResponse(status=200)
-    time.sleep(1.1)
+    time.sleep(3.1)
     trial = process_b.send("call")
 
     # then B's trial call succeeds, and A, which last saw the breaker open, sees it closed
