@@ -10,7 +10,15 @@ from django.db import models
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from communication.models import DeliveryAttempt, ElksConfig, EmailMessage, SmsMessage
+from communication.models import (
+    DeliveryAttempt,
+    ElksConfig,
+    EmailMessage,
+    Notification,
+    PushNotification,
+    SmsMessage,
+    WhatsAppMessage,
+)
 from communication.services.sms import elks_webhook_token_ensure
 from communication.specs import CONFIG_SPECS, ConfigSpec
 from integrations.admin_scoping import TenantScopedAdmin
@@ -266,6 +274,41 @@ class SmsMessageAdmin(MessageAdmin):
     )
     list_filter = ("status", "provider", "direction")
     search_fields = ("to", "provider_message_id", "idempotency_key")
+
+
+@admin.register(PushNotification)
+class PushNotificationAdmin(MessageAdmin):
+    kind = DeliveryAttempt.Kind.PUSH
+    list_display = ("title", "status", "target_platform", "topic", "player_id", "error_code", "created_at")
+    search_fields = ("title", "topic", "player_id", "provider_message_id", "idempotency_key")
+
+
+@admin.register(WhatsAppMessage)
+class WhatsAppMessageAdmin(MessageAdmin):
+    kind = DeliveryAttempt.Kind.WHATSAPP
+    list_display = ("to", "message_type", "template_name", "status", "direction", "read_at", "created_at")
+    list_filter = ("status", "direction", "message_type")
+    search_fields = ("to", "template_name", "provider_message_id", "idempotency_key")
+
+
+@admin.register(Notification)
+class NotificationAdmin(TenantScopedAdmin):
+    """Fan-outs are made through the API only; the admin reads them."""
+
+    list_display = ("idempotency_key", "channels", "recipient_count", "message_count", "created_by",
+                    "created_at")
+    search_fields = ("idempotency_key", "created_by")
+    date_hierarchy = "created_at"
+    exclude = ("tenant",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Notification._meta.fields if f.name != "tenant"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(DeliveryAttempt)
