@@ -68,6 +68,9 @@ class EndpointListCreateApi(TenantApi):
     scope_area = "webhooks"
 
     class InputSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "WebhookEndpointListCreateInput"  # a unique OpenAPI component name
+
         url = serializers.URLField(max_length=2000)
         description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
         event_types = serializers.ListField(child=serializers.CharField(max_length=100), max_length=100)
@@ -99,6 +102,9 @@ class EndpointDetailApi(TenantApi):
     scope_area = "webhooks"
 
     class UpdateSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "WebhookEndpointDetailUpdate"  # a unique OpenAPI component name
+
         url = serializers.URLField(max_length=2000, required=False)
         description = serializers.CharField(max_length=500, required=False, allow_blank=True)
         event_types = serializers.ListField(child=serializers.CharField(max_length=100), max_length=100,
@@ -119,6 +125,7 @@ class EndpointDetailApi(TenantApi):
         endpoint = endpoint_update(endpoint=endpoint, **data.validated_data)
         return Response(EndpointOutputSerializer(endpoint).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, pk):
         endpoint_delete(endpoint=endpoint_get(tenant=self.tenant, endpoint_id=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -128,6 +135,9 @@ class EndpointRotateSecretApi(TenantApi):
     scope_area = "webhooks"
 
     class InputSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "WebhookEndpointRotateSecretInput"  # a unique OpenAPI component name
+
         signing_scheme = serializers.ChoiceField(choices=SigningScheme.choices, required=False)
         idempotency_key = serializers.CharField(max_length=255, required=False)
 
@@ -151,6 +161,9 @@ class EndpointTestApi(TenantApi):
     scope_area = "webhooks"
 
     class InputSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "WebhookEndpointTestInput"  # a unique OpenAPI component name
+
         idempotency_key = serializers.CharField(max_length=255, required=False)
 
     @extend_schema(request=InputSerializer, responses={202: DeliveryOutputSerializer})
@@ -169,6 +182,9 @@ class EndpointDeliveryListApi(TenantApi):
     scope_area = "webhooks"
 
     class FilterSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "WebhookEndpointDeliveryListFilter"  # a unique OpenAPI component name
+
         status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices, required=False)
         event_type = serializers.CharField(max_length=100, required=False)
         cursor = serializers.CharField(required=False)
@@ -189,6 +205,9 @@ class EndpointReplayFailedApi(TenantApi):
     scope_area = "webhooks"
 
     class InputSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "WebhookEndpointReplayFailedInput"  # a unique OpenAPI component name
+
         since = serializers.DateTimeField()
         idempotency_key = serializers.CharField(max_length=255, required=False)
 
@@ -218,6 +237,9 @@ class DeliveryReplayApi(TenantApi):
     scope_area = "webhooks"
 
     class InputSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "WebhookDeliveryReplayInput"  # a unique OpenAPI component name
+
         idempotency_key = serializers.CharField(max_length=255, required=False)
 
     @extend_schema(request=InputSerializer, responses={202: DeliveryOutputSerializer})

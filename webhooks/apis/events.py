@@ -24,6 +24,9 @@ class InboundEventListApi(TenantApi):
     scope_area = "webhooks"
 
     class FilterSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "WebhookInboundEventListFilter"  # a unique OpenAPI component name
+
         provider = serializers.CharField(max_length=40, required=False)
         event_type = serializers.CharField(max_length=40, required=False)
         vendor_type = serializers.CharField(max_length=100, required=False)
@@ -55,6 +58,9 @@ class InboundEventReplayApi(TenantApi):
     scope_area = "webhooks"
 
     class InputSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "WebhookInboundEventReplayInput"  # a unique OpenAPI component name
+
         idempotency_key = serializers.CharField(max_length=255, required=False)
 
     @extend_schema(request=InputSerializer, responses=InboundEventOutputSerializer)
