@@ -69,12 +69,15 @@ def _apply_remote(run: SyncRun, integration: CrmIntegration, connector: Dynamics
     if member is None:
         _create_member(run, integration, remote, values)
         return
+    unchanged_there = entry is not None and entry.remote_updated_at is not None and \
+        remote.updated_at <= entry.remote_updated_at
     current = {name: _comparable(getattr(member, name)) for name in values}
-    if current == {name: _comparable(value) for name, value in values.items()}:
-        # Our own write coming back, or a change to columns we do not map: nothing to apply.
-        _store(run, integration, entry, member, remote)
-        if not (entry and entry.last_run_id == run.pk):
-            _count(run, read=1, skipped=1)
+    if unchanged_there or current == {name: _comparable(value) for name, value in values.items()}:
+        # Not changed there since we last wrote or read it (our own write coming back), or changed
+        # only in columns we do not map: nothing to apply; a hub change is pushed below.
+        # Counted once, by the push below (skipped, or updated when the hub changed).
+        if not unchanged_there:
+            _store(run, integration, entry, member, remote, count_here=False)
         return
     hub_changed = entry is not None and entry.state == LogState.SYNCED and \
         content_hash(member_content(member)) != entry.content_hash
@@ -106,12 +109,15 @@ def _create_member(run: SyncRun, integration: CrmIntegration, remote, values: di
         _count(run, read=1, created=1)
 
 
-def _store(run: SyncRun, integration: CrmIntegration, entry: SyncLogEntry | None, member: Member, remote) -> None:
-    """The member and the contact agree now: remember the contact and the member's hash."""
+def _store(run: SyncRun, integration: CrmIntegration, entry: SyncLogEntry | None, member: Member, remote, *,
+           count_here: bool = True) -> None:
+    """The member and the contact agree now: remember the contact and the member's hash. Unless
+    counted here, the entry is left for the push stage to count (and send, if the hub changed)."""
     fields = {"tenant_id": run.tenant_id, "reference": str(member.pk), "remote_id": remote.remote_id,
               "state": LogState.SYNCED, "content_hash": content_hash(member_content(member)), "pending_hash": "",
-              "synced_at": timezone.now(), "remote_updated_at": remote.updated_at, "last_run": run,
-              "last_error": ""}
+              "synced_at": timezone.now(), "remote_updated_at": remote.updated_at, "last_error": ""}
+    if count_here:
+        fields["last_run"] = run
     if entry is not None and entry.record_id == str(member.pk):
         SyncLogEntry.objects.filter(pk=entry.pk).update(**fields, updated_at=timezone.now())
     else:

@@ -11,6 +11,7 @@ import json
 import logging
 import zoneinfo
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
@@ -52,7 +53,7 @@ def sync_schedule_create(*, tenant, integration: Integration, scope: str, cron: 
                 description=f"{tenant.name}: {scope} sync of {integration.display_name}, created by {actor}"[:2000])
             schedule = SyncSchedule.objects.create(tenant=tenant, integration=integration, scope=scope,
                                                    periodic_task=task)
-    except IntegrityError:
+    except (IntegrityError, ValidationError):  # django-celery-beat validates its unique name on save
         raise Conflict(f"{integration.display_name} already has a {scope} schedule; cancel it first",
                        code="schedule_exists") from None
     logger.info("sync scheduled", extra={"schedule_id": str(schedule.pk), "cron": cron, "actor": actor})
