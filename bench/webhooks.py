@@ -203,6 +203,22 @@ def cpu_per_request(paths: dict, private_key, count: int = 1000) -> dict[str, fl
     return figures
 
 
+def wait_until_serving(timeout: float = 60.0) -> None:
+    """Block until every gunicorn worker has booted far enough to answer /healthz."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    answered = 0
+    while answered < 20:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=5) as response:
+                answered += response.status == 200
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit("gunicorn did not start serving") from None
+            time.sleep(0.2)
+
+
 SCENARIOS = ["drf-bare", "anymail-sendgrid", "anymail-mailgun", "hub-stripe", "hub-sendgrid", "hub-mailgun",
              "hub-sendgrid-x10"]
 
@@ -233,7 +249,7 @@ def main() -> None:
         cwd=ROOT, env=env)
     rounds: dict[str, list[dict]] = {scenario: [] for scenario in SCENARIOS}
     try:
-        time.sleep(3)
+        wait_until_serving()
         with tempfile.TemporaryDirectory() as tmp:
             # Scenarios are interleaved over several rounds and the median round is kept, so a
             # burst of other load on the machine does not land on one scenario only.
