@@ -34,4 +34,12 @@ def stripe_payment_intent_outcome(event: InboundEvent) -> None:
     payment_status_from_gateway(tenant_id=event.tenant_id, integration_id=event.integration_id,
                                 provider_payment_id=event.subject_id,
                                 status=_STRIPE_OUTCOMES[EventType(event.event_type)],
-                                reason=_failure_reason(event))
+                                reason=_failure_reason(event), hub_payment_id=_hub_payment_id(event))
+
+
+def _hub_payment_id(event: InboundEvent) -> str | None:
+    """The hub's payment id, which the submission put in the PaymentIntent's metadata."""
+    intent = ((event.payload or {}).get("data") or {}).get("object") or {}
+    metadata = intent.get("metadata") if isinstance(intent, dict) else None
+    value = metadata.get("hub_payment_id") if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) else None

@@ -43,6 +43,7 @@ class StreamingInput(IntegrationInputSerializer):
             "api_key_ref",
             "api_secret_ref",
             "stream_key_ref",
+            "webhook_signing_key_ref",
             "channel_id",
             "rtmp_url",
             "dvr_enabled",
@@ -99,6 +100,8 @@ class StreamingInput(IntegrationInputSerializer):
             ]
         if provider != StreamingIntegration.Provider.MUX and current("api_secret_ref"):
             errors["api_secret_ref"] = ["only used by mux (the access token secret)"]
+        if provider != StreamingIntegration.Provider.MUX and current("webhook_signing_key_ref"):
+            errors["webhook_signing_key_ref"] = ["only used by mux (its webhook signing secret)"]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

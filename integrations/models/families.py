@@ -63,6 +63,7 @@ class StreamingIntegration(OAuthCredentials, Integration):
     api_key_ref = models.CharField(max_length=512, blank=True)
     api_secret_ref = models.CharField(max_length=512, blank=True)
     stream_key_ref = models.CharField(max_length=512, blank=True)
+    webhook_signing_key_ref = models.CharField(max_length=512, blank=True)
     channel_id = models.CharField(max_length=200, blank=True)
     rtmp_url = models.CharField(max_length=500, blank=True)
     dvr_enabled = models.BooleanField(default=False)

@@ -6,6 +6,7 @@ worker died mid-call never creates a second charge.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -101,9 +102,16 @@ def payment_submit(*, payment_id, final_attempt: bool) -> Payment | None:
     except ApplicationError as exc:  # credentials that do not resolve, quota used up
         return _payment_failed(payment, ProviderError(exc.detail, provider=integration.provider, retryable=False),
                                final_attempt=True)
-    Payment.objects.filter(pk=payment.pk).update(status=result.status, provider_payment_id=result.provider_payment_id,
-                                                 client_secret_present=result.client_secret_present, last_error="")
-    payment.refresh_from_db()
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        payment.provider_payment_id = result.provider_payment_id
+        payment.client_secret_present = result.client_secret_present
+        payment.last_error = ""
+        # The gateway's webhook may have reported a later state before this answer was saved.
+        if _STATUS_RANK[Payment.Status(result.status)] > _STATUS_RANK[Payment.Status(payment.status)]:
+            payment.status = result.status
+        payment.save(update_fields=["status", "provider_payment_id", "client_secret_present", "last_error",
+                                    "updated_at"])
     return payment
 
 
@@ -159,7 +167,7 @@ _STATUS_EVENTS = {Payment.Status.SUCCEEDED: "payment.succeeded", Payment.Status.
 
 
 def payment_status_from_gateway(*, tenant_id, integration_id, provider_payment_id: str, status: str,
-                                reason: str = "") -> Payment | None:
+                                reason: str = "", hub_payment_id: str | None = None) -> Payment | None:
     """Apply a status the gateway reported (a webhook) to the payment it names.
 
     Returns the payment when it moved, None when no payment of this gateway has that id or
@@ -169,17 +177,27 @@ def payment_status_from_gateway(*, tenant_id, integration_id, provider_payment_i
 
     new_status = Payment.Status(status)
     with transaction.atomic():
-        payment = (Payment.objects.select_for_update()
-                   .filter(tenant_id=tenant_id, integration_id=integration_id,
-                           provider_payment_id=provider_payment_id).first())
+        payments = Payment.objects.select_for_update().filter(tenant_id=tenant_id, integration_id=integration_id)
+        payment = payments.filter(provider_payment_id=provider_payment_id).first()
+        if payment is None and hub_payment_id:
+            # The webhook beat the submission's answer: the intent carries our id in its metadata.
+            payment = payments.filter(pk=_uuid_or_none(hub_payment_id), provider_payment_id="").first()
         if payment is None or _STATUS_RANK[new_status] <= _STATUS_RANK[Payment.Status(payment.status)]:
             return None
+        payment.provider_payment_id = provider_payment_id
         payment.status = new_status
         payment.last_error = reason[:1000] if new_status == Payment.Status.FAILED else ""
-        payment.save(update_fields=["status", "last_error", "updated_at"])
+        payment.save(update_fields=["status", "provider_payment_id", "last_error", "updated_at"])
         event_type = _STATUS_EVENTS.get(new_status)
         if event_type:
             event_emit(tenant_id=tenant_id, event_type=event_type,
                        data={"payment_id": str(payment.pk), "provider_payment_id": provider_payment_id,
                              "amount": payment.amount, "currency": payment.currency, "status": new_status.value})
     return payment
+
+
+def _uuid_or_none(value: str):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None

@@ -189,3 +189,35 @@ def test_an_event_nobody_handles_is_ignored(client, tenant, django_capture_on_co
 
     event = InboundEvent.objects.get()
     assert (event.event_type, event.status, event.attempts) == ("unknown", InboundEvent.Status.IGNORED, 0)
+
+
+def test_a_webhook_that_beats_the_submission_finds_the_payment_by_its_metadata(
+        client, tenant, gateway_payment, django_capture_on_commit_callbacks):
+    gateway, payment = gateway_payment
+    Payment.objects.filter(pk=payment.pk).update(provider_payment_id="", status=Payment.Status.SUBMITTING)
+    payload = fixture_payload(STRIPE.key, "payment_intent.succeeded__card")
+    payload["data"]["object"]["metadata"] = {"hub_payment_id": str(payment.pk)}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_post(client, STRIPE, gateway, body=STRIPE.body(payload))
+
+    payment.refresh_from_db()
+    assert (payment.status, payment.provider_payment_id) == (Payment.Status.SUCCEEDED, INTENT)
+
+
+def test_mux_webhooks_reach_a_streaming_integration_with_its_signing_key(client, tenant):
+    from integrations.models import StreamingIntegration
+    from integrations.secrets.services import secret_store
+
+    mux = CASES_BY_KEY["mux"]
+    key_ref = secret_store(tenant=tenant, name="mux-webhook-key", value=mux.secrets["webhook_signing_key_ref"])
+    streaming = StreamingIntegration.objects.create(tenant=tenant, family="streaming", provider="mux",
+                                                    display_name="Mux", status="active",
+                                                    webhook_signing_key_ref=key_ref)
+
+    accepted = signed_post(client, mux, streaming)
+    refused = signed_post(client, mux, streaming, keys=mux.wrong)
+
+    assert accepted.status_code == 200
+    assert refused.status_code == 401
+    assert InboundEvent.objects.filter(integration_id=streaming.pk).count() == 1
