@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from adapters.errors import ProviderUnavailable
-from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.http import provider_base_url
+from adapters.http_pool import LentClient, pooled_client
 from adapters.sync_types import Enrollment, PushResult
 from adapters.types import ValidationResult
 
@@ -45,10 +46,9 @@ def base_url(configured: str = "") -> str:
     return provider_base_url(key, configured)
 
 
-def _client(config: Config) -> ProviderHttpClient:
-    return ProviderHttpClient(key, config.base_url.rstrip("/"), timeout=config.timeout_seconds,
-                              default_headers={"Authorization": f"Bearer {config.api_key}",
-                                               "Accept": "application/json"})
+def _client(config: Config) -> LentClient:
+    return pooled_client(key, config.base_url.rstrip("/"), timeout=config.timeout_seconds,
+                         headers={"Authorization": f"Bearer {config.api_key}", "Accept": "application/json"})
 
 
 def _course_path(course_id: str) -> str:

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 from adapters import client_credentials
 from adapters.errors import ProviderUnavailable
-from adapters.http import ProviderHttpClient, provider_token_url
+from adapters.http import provider_token_url
+from adapters.http_pool import LentClient, pooled_client
 from adapters.sync_types import Enrollment, PushResult
 from adapters.types import ValidationResult
 
@@ -73,10 +74,9 @@ def token_expires_at(config: Config) -> float | None:
     return client_credentials.expires_at(_cache_key(config))
 
 
-def _client(config: Config) -> ProviderHttpClient:
-    return ProviderHttpClient(key, config.portal_url.rstrip("/"), timeout=config.timeout_seconds,
-                              default_headers={"Authorization": f"Bearer {access_token(config)}",
-                                               "Accept": "application/json"})
+def _client(config: Config) -> LentClient:
+    return pooled_client(key, config.portal_url.rstrip("/"), timeout=config.timeout_seconds,
+                         headers={"Authorization": f"Bearer {access_token(config)}", "Accept": "application/json"})
 
 
 def validate(config: Config) -> ValidationResult:

@@ -32,7 +32,8 @@ from datetime import datetime
 
 from adapters import client_credentials
 from adapters.errors import ProviderRejected, ProviderUnavailable
-from adapters.http import ProviderHttpClient, provider_token_url
+from adapters.http import provider_token_url
+from adapters.http_pool import LentClient, pooled_client
 from adapters.sync_types import MemberRecord, PushResult, RemoteRecord
 from adapters.types import ValidationResult
 
@@ -84,11 +85,10 @@ def token_expires_at(config: Config) -> float | None:
     return client_credentials.expires_at(_cache_key(config))
 
 
-def _client(config: Config) -> ProviderHttpClient:
-    return ProviderHttpClient(key, config.environment_url.rstrip("/") + API_PATH, timeout=config.timeout_seconds,
-                              default_headers={"Authorization": f"Bearer {access_token(config)}",
-                                               "Accept": "application/json", "OData-Version": "4.0",
-                                               "OData-MaxVersion": "4.0"})
+def _client(config: Config) -> LentClient:
+    return pooled_client(key, config.environment_url.rstrip("/") + API_PATH, timeout=config.timeout_seconds,
+                         headers={"Authorization": f"Bearer {access_token(config)}", "Accept": "application/json",
+                                  "OData-Version": "4.0", "OData-MaxVersion": "4.0"})
 
 
 def validate(config: Config) -> ValidationResult:

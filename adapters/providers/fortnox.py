@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from adapters.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.http_pool import LentClient, pooled_client
 from adapters.inbound import (
     EventType,
     InboundEvent,
@@ -90,10 +91,9 @@ CUSTOMER_NOT_FOUND = "2000433"
 VOUCHER_SERIES = "A"  # the manual bookkeeping series every Fortnox company has
 
 
-def _push_client(config: Config) -> ProviderHttpClient:
-    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, classify_error=_error_code,
-                              default_headers={"Authorization": f"Bearer {config.access_token}",
-                                               "Accept": "application/json"})
+def _push_client(config: Config) -> LentClient:
+    return pooled_client(key, config.base_url, timeout=config.timeout_seconds, classify_error=_error_code,
+                         headers={"Authorization": f"Bearer {config.access_token}", "Accept": "application/json"})
 
 
 def _error_code(response, error: ProviderError) -> ProviderError:
@@ -130,7 +130,7 @@ def push_document(config: Config, document: Document) -> PushResult:
     raise TypeError(f"Fortnox takes invoices, payments and journal entries, not {type(document).__name__}")
 
 
-def _push_invoice(client: ProviderHttpClient, invoice: SalesInvoice) -> PushResult:
+def _push_invoice(client: LentClient, invoice: SalesInvoice) -> PushResult:
     body = {"Invoice": {
         "CustomerNumber": invoice.customer.number, "InvoiceDate": invoice.issue_date.isoformat(),
         "DueDate": invoice.due_date.isoformat(), "Currency": invoice.currency,
@@ -183,7 +183,7 @@ def find_document(config: Config, document: Document) -> str | None:
     raise TypeError(f"Fortnox has no lookup for {type(document).__name__}")
 
 
-def _list(client: ProviderHttpClient, path: str, name: str, params: dict) -> list[dict]:
+def _list(client: LentClient, path: str, name: str, params: dict) -> list[dict]:
     try:
         rows = client.request("GET", path, params=params).json()[name]
     except (ValueError, KeyError, TypeError):

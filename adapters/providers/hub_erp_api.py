@@ -17,7 +17,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from adapters.errors import ProviderRejected, ProviderUnavailable
-from adapters.http import ProviderHttpClient
+from adapters.http_pool import LentClient, pooled_client
 from adapters.sync_types import Document, InvoicePayment, JournalEntry, MemberRecord, PushResult, SalesInvoice
 from adapters.types import ValidationResult
 
@@ -34,10 +34,9 @@ class Config:
     timeout_seconds: float = 15.0
 
 
-def _client(config: Config) -> ProviderHttpClient:
-    return ProviderHttpClient(key, config.base_url.rstrip("/"), timeout=config.timeout_seconds,
-                              default_headers={"Authorization": f"Bearer {config.api_key}",
-                                               "Accept": "application/json"})
+def _client(config: Config) -> LentClient:
+    return pooled_client(key, config.base_url.rstrip("/"), timeout=config.timeout_seconds,
+                         headers={"Authorization": f"Bearer {config.api_key}", "Accept": "application/json"})
 
 
 def validate(config: Config) -> ValidationResult:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.http_pool import LentClient, pooled_client
 from adapters.sync_types import Document, InvoicePayment, JournalEntry, Party, PushResult, SalesInvoice
 from adapters.types import ValidationResult
 
@@ -89,15 +90,15 @@ def validate(config: Config) -> ValidationResult:
 _QUERY_ENTITY = {"invoice": "Invoice", "payment": "Payment", "journalentry": "JournalEntry"}
 
 
-def _push_client(config: Config) -> ProviderHttpClient:
+def _push_client(config: Config) -> LentClient:
     if not REALM_ID.fullmatch(config.realm_id):
         raise ProviderRejected(f"'{config.realm_id}' is not a QuickBooks realm id (digits only)", provider=key,
                                code="invalid_realm_id")
-    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, default_headers={
+    return pooled_client(key, config.base_url, timeout=config.timeout_seconds, headers={
         "Authorization": f"Bearer {config.access_token}", "Accept": "application/json"})
 
 
-def _create(client: ProviderHttpClient, config: Config, entity: str, body: dict) -> dict:
+def _create(client: LentClient, config: Config, entity: str, body: dict) -> dict:
     response = client.request("POST", f"/v3/company/{config.realm_id}/{entity}", json=body,
                               params={"minorversion": MINOR_VERSION})
     try:
@@ -107,7 +108,7 @@ def _create(client: ProviderHttpClient, config: Config, entity: str, body: dict)
                                   code="malformed_response") from None
 
 
-def _query(client: ProviderHttpClient, config: Config, entity: str, field: str, value: str) -> str | None:
+def _query(client: LentClient, config: Config, entity: str, field: str, value: str) -> str | None:
     escaped = value.replace("\\", "\\\\").replace("'", "\\'")
     response = client.request("GET", f"/v3/company/{config.realm_id}/query", params={
         "query": f"select Id from {entity} where {field} = '{escaped}'", "minorversion": MINOR_VERSION})

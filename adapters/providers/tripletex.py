@@ -27,6 +27,7 @@ from datetime import date, timedelta
 
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.http_pool import LentClient, pooled_client
 from adapters.sync_types import (
     Document,
     InvoicePayment,
@@ -142,7 +143,7 @@ def forget_credentials(config: Config) -> None:
         _sessions.pop(_session_key(config), None)
 
 
-def _authorized_client(config: Config) -> ProviderHttpClient:
+def _authorized_client(config: Config) -> LentClient:
     with _cache_lock:
         token = _sessions.get(_session_key(config))
     if token is None:
@@ -151,7 +152,7 @@ def _authorized_client(config: Config) -> ProviderHttpClient:
             token = create_session(client, config)
         with _cache_lock:
             _sessions[_session_key(config)] = token
-    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, default_headers={
+    return pooled_client(key, config.base_url, timeout=config.timeout_seconds, headers={
         "Accept": "application/json", "Authorization": basic_authorization(config, token)})
 
 
@@ -164,7 +165,7 @@ def _values(response, where: str) -> list[dict]:
     return [value for value in values if isinstance(value, dict)] if isinstance(values, list) else []
 
 
-def _account_id(client: ProviderHttpClient, config: Config, number: str) -> int:
+def _account_id(client: LentClient, config: Config, number: str) -> int:
     cache_key = (config.base_url, config.company_id, number)
     with _cache_lock:
         if cache_key in _account_ids:

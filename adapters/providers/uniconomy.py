@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.http_pool import LentClient, pooled_client
 from adapters.sync_types import (
     Document,
     InvoicePayment,
@@ -92,11 +93,11 @@ def validate(config: Config) -> ValidationResult:
 #   with the hub's reference; invoices carry it as YourReference.
 
 
-def _push_client(config: Config) -> ProviderHttpClient:
+def _push_client(config: Config) -> LentClient:
     if not COMPANY_KEY.fullmatch(config.company_key):
         raise ProviderRejected(f"'{config.company_key}' is not a Unimicro CompanyKey (a GUID)", provider=key,
                                code="invalid_company_key")
-    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, default_headers={
+    return pooled_client(key, config.base_url, timeout=config.timeout_seconds, headers={
         "Authorization": f"Bearer {config.access_token}", "CompanyKey": config.company_key,
         "Accept": "application/json"})
 

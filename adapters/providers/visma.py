@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from adapters.errors import ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.http_pool import LentClient, pooled_client
 from adapters.sync_types import (
     Document,
     InvoicePayment,
@@ -82,8 +83,8 @@ def validate(config: Config) -> ValidationResult:
 MANUAL_VOUCHER = 2  # VoucherType of vouchers entered by hand (the API's "manual voucher")
 
 
-def _push_client(config: Config) -> ProviderHttpClient:
-    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, default_headers={
+def _push_client(config: Config) -> LentClient:
+    return pooled_client(key, config.base_url, timeout=config.timeout_seconds, headers={
         "Authorization": f"Bearer {config.access_token}", "Accept": "application/json"})
 
 

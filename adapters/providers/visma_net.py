@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.http_pool import LentClient, pooled_client
 from adapters.sync_types import Document, InvoicePayment, JournalEntry, PushResult, SalesInvoice, require_accounts
 from adapters.types import ValidationResult
 
@@ -80,8 +81,8 @@ def _value(value) -> dict:
     return {"value": value}
 
 
-def _push_client(config: Config) -> ProviderHttpClient:
-    return ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, default_headers={
+def _push_client(config: Config) -> LentClient:
+    return pooled_client(key, config.base_url, timeout=config.timeout_seconds, headers={
         "Authorization": f"Bearer {config.access_token}", "Accept": "application/json"})
 
 

@@ -30,6 +30,7 @@ from decimal import Decimal
 
 from adapters.errors import ProviderRejected, ProviderUnavailable
 from adapters.http import ProviderHttpClient, provider_base_url
+from adapters.http_pool import LentClient, pooled_client
 from adapters.inbound import (
     EventType,
     InboundEvent,
@@ -193,9 +194,10 @@ def _json(response, where: str, expected: type):
 # - The hub's reference is the document's Reference, which `where` searches.
 
 
-def _push_headers(config: Config, reference: str) -> dict:
-    return {"Authorization": f"Bearer {config.access_token}", "Accept": "application/json",
-            "xero-tenant-id": config.tenant_id, "Idempotency-Key": f"hub-{reference}"[:128]}
+def _push_client(config: Config) -> LentClient:
+    return pooled_client(key, config.base_url, timeout=config.timeout_seconds, headers={
+        "Authorization": f"Bearer {config.access_token}", "Accept": "application/json",
+        "xero-tenant-id": config.tenant_id})
 
 
 def _contact(party) -> dict:
@@ -229,16 +231,17 @@ def _invoice_body(document) -> dict:
 
 
 def push_document(config: Config, document: Document) -> PushResult:
-    with ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds,
-                            default_headers=_push_headers(config, document.reference)) as client:
+    idempotency = {"Idempotency-Key": f"hub-{document.reference}"[:128]}
+    with _push_client(config) as client:
         if isinstance(document, InvoicePayment):
             body = {"Payments": [{"Invoice": {"InvoiceID": document.invoice_remote_id},
                                   "Account": {"Code": document.bank_account}, "Date": document.paid_on.isoformat(),
                                   "Amount": float(document.amount), "Reference": document.reference}]}
-            answer = _json(client.request("PUT", f"{ACCOUNTING_PATH}/Payments", json=body), "PUT /Payments", dict)
+            answer = _json(client.request("PUT", f"{ACCOUNTING_PATH}/Payments", json=body, headers=idempotency),
+                           "PUT /Payments", dict)
             return PushResult(remote_id=str(_first(answer, "Payments")["PaymentID"]))
         if isinstance(document, (SalesInvoice, JournalEntry)):
-            answer = _json(client.request("PUT", f"{ACCOUNTING_PATH}/Invoices",
+            answer = _json(client.request("PUT", f"{ACCOUNTING_PATH}/Invoices", headers=idempotency,
                                           json={"Invoices": [_invoice_body(document)]}), "PUT /Invoices", dict)
             return PushResult(remote_id=str(_first(answer, "Invoices")["InvoiceID"]))
     raise TypeError(f"Xero takes invoices, payments and journal entries, not {type(document).__name__}")
@@ -248,9 +251,7 @@ def find_document(config: Config, document: Document) -> str | None:
     collection, id_field = ("Payments", "PaymentID") if isinstance(document, InvoicePayment) else (
         "Invoices", "InvoiceID")
     where = 'Reference=="{}"'.format(document.reference.replace('"', '\\"'))
-    headers = {"Authorization": f"Bearer {config.access_token}", "Accept": "application/json",
-               "xero-tenant-id": config.tenant_id}
-    with ProviderHttpClient(key, config.base_url, timeout=config.timeout_seconds, default_headers=headers) as client:
+    with _push_client(config) as client:
         answer = _json(client.request("GET", f"{ACCOUNTING_PATH}/{collection}", params={"where": where}),
                        f"GET /{collection}", dict)
     rows = [row for row in answer.get(collection) or [] if isinstance(row, dict)

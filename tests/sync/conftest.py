@@ -6,11 +6,12 @@ import pytest
 @pytest.fixture(autouse=True)
 def _fresh_provider_tokens():
     """Client-credential tokens are cached per process; each test starts without any."""
-    from adapters import client_credentials
+    from adapters import client_credentials, http_pool
 
     client_credentials.clear()
     yield
     client_credentials.clear()
+    http_pool.close_all()  # keep-alive connections to this test's sandboxes end with it
 
 
 @pytest.fixture(autouse=True)
