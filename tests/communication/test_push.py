@@ -329,3 +329,35 @@ def test_twenty_concurrent_identical_requests_make_one_push_and_one_fcm_call(api
     again = api_for(tenant).post(SEND, body, format="json")
     assert again.status_code == 202 and again.json()["id"] == ids[0]
     assert len(fcm_sandbox.sent) == 1
+
+
+@pytest.mark.parametrize("status, fcm_code, error_type, code", [
+    (400, None, "ProviderRejected", "INVALID_ARGUMENT"),
+    (404, None, "ProviderRejected", "UNREGISTERED"),
+    (403, None, "ProviderRejected", "SENDER_ID_MISMATCH"),
+    (401, None, "ProviderAuthFailed", "UNAUTHENTICATED"),
+    (403, "", "ProviderAuthFailed", "PERMISSION_DENIED"),
+    (429, None, "ProviderRateLimited", "QUOTA_EXCEEDED"),
+    (500, None, "ProviderUnavailable", "INTERNAL"),
+    (503, None, "ProviderUnavailable", "UNAVAILABLE"),
+])
+def test_fcm_answers_are_typed_by_their_error_code(fcm_sandbox, status, fcm_code, error_type, code):
+    from adapters.errors import ProviderError
+    from adapters.providers import fcm
+
+    config = fcm.Config(service_account_json=fcm_sandbox.service_account(project_id=FCM_PROJECT),
+                        project_id=FCM_PROJECT, app_key="typed-errors")
+    fcm.validate(config)  # fetches the access token first, so the fault lands on the send
+    if status == 401:
+        # google-auth answers a 401 by fetching a new token and trying again, so the refusal
+        # must outlast the refresh: FCM recognises none of the tokens issued from now on.
+        fcm_sandbox.access_tokens = type("Forgetful", (dict,), {"__setitem__": lambda *args: None})()
+    else:
+        _, headers, body = fcm_sandbox.error_response(status, "Injected.", fcm_code=fcm_code)
+        fcm_sandbox.fail_next(1, status=status, body=body, headers={"Retry-After": "7"})
+
+    with pytest.raises(ProviderError) as raised:
+        fcm.send_push(config, fcm.OutboundPush(reference="r", topic="club-news", body="x"))
+
+    assert (type(raised.value).__name__, raised.value.code, raised.value.status_code) == (error_type, code, status)
+    assert raised.value.retry_after == (7.0 if raised.value.retryable else None)

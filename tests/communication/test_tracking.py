@@ -2,6 +2,7 @@
 provider's scheme, move the messages they name forward only, count engagement, store inbound
 messages, and emit message.* events to the tenant's outbox."""
 from datetime import UTC, datetime
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
@@ -213,9 +214,10 @@ def test_twilio_status_callbacks_and_inbound_sms(client, tenant, capture):
     config = _config(tenant, "twilio")
     delivered = _sms(tenant, config, "SMdeliveredddddddddddddddddddddddd")
     undelivered = _sms(tenant, config, "SM5c8e2a1f9b3d4c6e7f8091a2b3c4d5e6")
-    for status in ("sent", "delivered"):
+    for status in ("sent", "delivered"):  # the delivered callback states the price, as a debit
         _post(client, "twilio", config, fixture_payload("twilio", f"{status}__sms") | {
-            "MessageSid": delivered.provider_message_id, "SmsSid": delivered.provider_message_id}, capture)
+            "MessageSid": delivered.provider_message_id, "SmsSid": delivered.provider_message_id} | (
+            {"Price": "-0.07500", "PriceUnit": "USD"} if status == "delivered" else {}), capture)
 
     _post(client, "twilio", config, fixture_payload("twilio", "undelivered__carrier_violation"), capture)
     _twilio_post_with_blank_fields(client, config, fixture_payload("twilio", "received__inbound_sms"), capture)
@@ -223,6 +225,7 @@ def test_twilio_status_callbacks_and_inbound_sms(client, tenant, capture):
     delivered.refresh_from_db()
     undelivered.refresh_from_db()
     assert delivered.status == "delivered"
+    assert (delivered.cost_amount, delivered.cost_currency) == (Decimal("0.075"), "USD")
     assert (undelivered.status, undelivered.error_code) == ("failed", "30007")
     inbound = SmsMessage.objects.get(direction="inbound")
     assert (inbound.provider, inbound.from_number, inbound.body) == ("twilio", "+46701234567",
