@@ -370,7 +370,8 @@ def main() -> None:
                    "noop_per_second_ceiling": round(cpus * 1000 / noop_result["our_cpu_ms_per_unit"], 1),
                    "delivered_vs_noop_ceiling": round(noop_result["our_cpu_ms_per_unit"]
                                                       / delivery["our_cpu_ms_per_unit"], 3)},
-               "targets_met": {"delivered_at_least_half_of_noop": delivery["per_second"] >= 0.5 * noop_result["per_second"],
+               "targets_met": {"delivered_at_least_half_of_noop":
+                               delivery["per_second"] >= 0.5 * noop_result["per_second"],
                                "acceptance_p99_under_50_ms": acceptance["p99_ms"] < 50}}
     results["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     out = REPO_ROOT / "bench" / "results" / f"sends-{time.strftime('%Y%m%d-%H%M%S')}.json"

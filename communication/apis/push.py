@@ -148,5 +148,6 @@ class PushDetailApi(TenantApi):
         message = push_service.push_get(tenant=self.tenant, message_id=pk)
         attempts = delivery_attempt_list(tenant=self.tenant, message_kind=DeliveryAttempt.Kind.PUSH,
                                          message_id=message.pk)
-        return Response(PushOutput(message).data | {"delivery_attempts": DeliveryAttemptOutput(attempts, many=True).data})
+        return Response(PushOutput(message).data
+                        | {"delivery_attempts": DeliveryAttemptOutput(attempts, many=True).data})
 

@@ -72,7 +72,8 @@ def test_a_template_message_is_accepted_queued_then_sent_with_its_components(api
     assert sent["template"] == {
         "name": "tournament_reminder", "language": {"policy": "deterministic", "code": "sv"},
         "components": [
-            {"type": "header", "parameters": [{"type": "document", "document": {"link": "https://cdn.example/draw.pdf"}}]},
+            {"type": "header", "parameters": [
+                {"type": "document", "document": {"link": "https://cdn.example/draw.pdf"}}]},
             {"type": "body", "parameters": [{"type": "text", "text": "Anna"},
                                             {"type": "date_time", "date_time": {"fallback_value": "lördag 10:00"}}]},
         ]}
@@ -215,7 +216,8 @@ def test_one_key_names_one_message_across_both_endpoints(api, whatsapp_sandbox):
 
     first = api.post(TEMPLATE, REMINDER, format="json", HTTP_IDEMPOTENCY_KEY="reminder-anna")
     again = api.post(TEMPLATE, REMINDER, format="json", HTTP_IDEMPOTENCY_KEY="reminder-anna")
-    other = api.post(TEXT, {"to": "+46701234567", "body_text": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="reminder-anna")
+    other = api.post(TEXT, {"to": "+46701234567", "body_text": "x"}, format="json",
+                     HTTP_IDEMPOTENCY_KEY="reminder-anna")
 
     assert first.status_code == 202 and again.json()["id"] == first.json()["id"]
     assert other.status_code == 422
