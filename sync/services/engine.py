@@ -34,6 +34,7 @@ from integrations.errors import ApplicationError
 from sync.connectors.base import Connector
 from sync.models import LogState, SyncLogEntry, SyncRecordError, SyncRun
 from sync.services.kinds import KINDS, Context, Kind, RecordRejected, content_hash
+from sync.services.log_writes import pending_insert, synced_write
 
 logger = logging.getLogger(__name__)
 
@@ -186,12 +187,14 @@ def _mark_pending(run: SyncRun, kind: Kind, row, entry: SyncLogEntry | None, dig
     """Committed before the provider call: the trace a killed worker leaves behind."""
     reference = kind.reference(row)[:100]
     if entry is None:
-        entry, _ = SyncLogEntry.objects.get_or_create(
-            integration_id=run.integration_id, record_type=kind.record_type, record_id=str(row.pk),
-            defaults={"tenant_id": run.tenant_id, "reference": reference, "state": LogState.PENDING,
-                      "pending_hash": digest, "last_run": run})
-        if entry.last_run_id == run.pk and entry.pending_hash == digest:
-            return entry
+        # The chunk's lookup found none, so insert straight away; when another worker got there
+        # first, its entry is the one to go on with.
+        created = pending_insert(run=run, record_type=kind.record_type, record_id=str(row.pk), reference=reference,
+                                 digest=digest)
+        if created is not None:
+            return created
+        entry = SyncLogEntry.objects.get(integration_id=run.integration_id, record_type=kind.record_type,
+                                         record_id=str(row.pk))
     was_synced = entry.state == LogState.SYNCED
     SyncLogEntry.objects.filter(pk=entry.pk).update(
         state=LogState.SYNCED if was_synced else LogState.PENDING, pending_hash=digest, reference=reference,
@@ -204,12 +207,8 @@ def _mark_pending(run: SyncRun, kind: Kind, row, entry: SyncLogEntry | None, dig
 
 def _record_synced(run: SyncRun, kind: Kind, entry: SyncLogEntry, digest: str, result: PushResult, *,
                    updated: bool) -> None:
-    with transaction.atomic():
-        SyncLogEntry.objects.filter(pk=entry.pk).update(
-            state=LogState.SYNCED, remote_id=result.remote_id[:255], content_hash=digest, pending_hash="",
-            synced_at=timezone.now(), remote_updated_at=result.remote_updated_at, last_run=run, last_error="",
-            updated_at=timezone.now())
-        _count(run, read=1, **({"updated": 1} if updated else {"created": 1}))
+    synced_write(run=run, entry_id=entry.pk, remote_id=result.remote_id, digest=digest,
+                 remote_updated_at=result.remote_updated_at, updated=updated)
 
 
 def _record_exported(run: SyncRun, kind: Kind, row, digest: str, remote_id: str) -> None:
