@@ -205,7 +205,7 @@ def _list(client: LentClient, path: str, name: str, params: dict) -> list[dict]:
 # "<entity>-<operation>-v1": created and updated records are changes the sync cares about.
 EVENT_TYPES: dict[str, EventType] = {
     f"{entity}-{operation}-v1": EventType.RECORD_CHANGED
-    for entity in ("invoice", "customer", "voucher", "invoicepayment", "supplierinvoice", "article")
+    for entity in ("invoice", "invoicepayment", "voucher", "customer")
     for operation in ("created", "updated")
 }
 
