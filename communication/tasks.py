@@ -24,6 +24,20 @@ def email_deliver(self, message_id: str) -> None:
         raise self.retry(countdown=_countdown(self, exc.error)) from None
 
 
+@shared_task(acks_late=True)
+def emails_deliver(message_ids: list[str]) -> None:
+    """A batch of freshly queued emails (communication.nudges): each is delivered on its
+    own; one that must retry continues as its own `email_deliver`, with the usual backoff."""
+    for message_id in message_ids:
+        try:
+            email.email_deliver(message_id=message_id, final_attempt=False)
+        except RetryLater as exc:
+            email_deliver.apply_async(
+                (message_id,), retries=1,
+                countdown=max(exc.error.retry_after or 0, settings.TASK_RETRY_BASE_SECONDS),
+            )
+
+
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def sms_deliver(self, message_id: str) -> None:
     final = self.request.retries >= settings.TASK_MAX_RETRIES

@@ -116,12 +116,17 @@ def message_claim(*, channel: Channel, message_id):
             .filter(pk=message_id, status="queued")
             .first()
         )
-        if message is None or _waits_for_resume(route_configs(message)):
+        if message is None:
+            return None
+        configs = route_configs(message)
+        if _waits_for_resume(configs):
             return None
         message.status = "sending"
         message.attempts += 1
         message.claimed_at = timezone.now()
         message.save(update_fields=["status", "attempts", "claimed_at", "updated_at"])
+    # Read under the claim's lock; the delivery tries these, not a second reading.
+    message.claimed_route = configs
     return message
 
 
@@ -132,7 +137,7 @@ def message_deliver(*, channel: Channel, message_id, final_attempt: bool):
     if message is None:
         return None
     last_error: ProviderError | None = None
-    for config in route_configs(message):
+    for config in message.claimed_route:
         if config.status != Status.ACTIVE:
             attempt_record(
                 message=message,
@@ -256,7 +261,8 @@ def _sent(channel: Channel, message, config: Integration, result: SendResult):
     }
     fields.update(channel.sent_fields(config, message, result))
     channel.model.objects.filter(pk=message.pk).update(**fields)
-    message.refresh_from_db()
+    for name, value in fields.items():  # the row now holds exactly these: no re-read
+        setattr(message, name, value)
     logger.info(
         "message sent",
         extra={

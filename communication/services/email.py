@@ -15,6 +15,7 @@ from adapters.providers import mailgun as mailgun_adapter
 from adapters.providers import sendgrid as sendgrid_adapter
 from adapters.types import EmailRecipient, OutboundEmail
 from communication.models import DeliveryAttempt, EmailMessage, MailgunConfig, SendGridConfig
+from communication.nudges import nudge_email_delivery
 from communication.services import attempts, inflight
 from communication.services.routing import email_route, provider_config
 from integrations.errors import ApplicationError
@@ -131,7 +132,7 @@ def email_send(
                 notification=notification,
                 metadata={attempts.ROUTE: [str(config.pk) for config in route]},
             )
-            transaction.on_commit(lambda: _enqueue(str(message.pk)))
+            transaction.on_commit(lambda: nudge_email_delivery(str(message.pk)))
     except IntegrityError:
         existing = _existing(tenant, idempotency_key) if idempotency_key else None
         if existing is None:
