@@ -109,14 +109,19 @@ def email_send(
         body_text=body_text,
         body_html=body_html,
     )
-    if idempotency_key and (existing := _existing(tenant, idempotency_key)) is not None:
-        return existing
-    if provider is None:
-        route = email_route(tenant=tenant)
-    else:
-        model = EMAIL_PROVIDERS[provider][0]
-        label = EMAIL_PROVIDERS[provider][1].display_name
-        route = [provider_config(tenant=tenant, model=model, label=label, config_id=config_id)]
+    # A key already used is found by the insert's unique constraint, not by a read first: that
+    # read would cost every new send a query. A route that no longer exists must not hide it.
+    try:
+        if provider is None:
+            route = email_route(tenant=tenant)
+        else:
+            model = EMAIL_PROVIDERS[provider][0]
+            label = EMAIL_PROVIDERS[provider][1].display_name
+            route = [provider_config(tenant=tenant, model=model, label=label, config_id=config_id)]
+    except ApplicationError:
+        if idempotency_key and (existing := _existing(tenant, idempotency_key)) is not None:
+            return existing
+        raise
     try:
         with transaction.atomic():
             message = EmailMessage.objects.create(

@@ -13,6 +13,7 @@ drafts, configs in error and decommissioned ones never do.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 import phonenumbers
@@ -85,9 +86,33 @@ def phone_normalise(
     )
 
 
+# (tenant id, config model) -> (monotonic expiry, the preferred config or None). Every send
+# request asks for it, and the answer changes only with a config's lifecycle: a change in this
+# process drops the tenant's entries at once (communication.apps connects the signals), one in
+# another process is seen within ROUTE_CACHE_SECONDS. A message routed to a config that was
+# just paused or decommissioned elsewhere is still safe: the delivery re-reads its route.
+ROUTE_CACHE_SECONDS = 2.0
+_preferred_cache: dict[tuple, tuple[float, Integration | None]] = {}
+
+
+def route_cache_forget(tenant_id) -> None:
+    for cache_key in [cache_key for cache_key in _preferred_cache if cache_key[0] == tenant_id]:
+        _preferred_cache.pop(cache_key, None)
+
+
 def preferred_config(*, tenant, model: type[Integration]) -> Integration | None:
     """The tenant's config of this provider that sends: the oldest active one, else the oldest
     paused one (its messages wait for it)."""
+    cache_key = (tenant.pk, model)
+    cached = _preferred_cache.get(cache_key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    config = _preferred_config_read(tenant=tenant, model=model)
+    _preferred_cache[cache_key] = (time.monotonic() + ROUTE_CACHE_SECONDS, config)
+    return config
+
+
+def _preferred_config_read(*, tenant, model: type[Integration]) -> Integration | None:
     return (
         model.objects.filter(tenant=tenant, status__in=ROUTABLE_STATUSES)
         .annotate(
