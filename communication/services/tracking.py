@@ -13,6 +13,7 @@ message.failed / message.read in the same transaction.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -56,7 +57,26 @@ _OUTBOX_EVENTS = {"delivered": "message.delivered", "bounced": "message.bounced"
                   "failed": "message.failed", "read": "message.read"}
 
 
+# SendGrid echoes a personalization's custom_args as top-level keys of each event; the hub puts
+# its message id there, which names the message even when one request (one X-Message-Id)
+# carried several messages.
+HUB_MESSAGE_ID = "hub_message_id"
+
+
+def _hub_message_id(event) -> uuid.UUID | None:
+    value = (event.payload or {}).get(HUB_MESSAGE_ID) if isinstance(event.payload, dict) else None
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def _locked_message(kind: TrackedKind, event):
+    if kind.model is EmailMessage and (hub_id := _hub_message_id(event)) is not None:
+        message = kind.model.objects.select_for_update().filter(
+            tenant_id=event.tenant_id, provider=event.provider, pk=hub_id).first()
+        if message is not None:
+            return message
     if not event.subject_id:
         return None
     qs = kind.model.objects.select_for_update().filter(tenant_id=event.tenant_id, provider=event.provider,

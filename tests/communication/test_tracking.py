@@ -94,6 +94,24 @@ def test_sendgrid_engagement_is_counted_and_the_status_moves_to_the_furthest_sta
 
 
 @pytest.mark.django_db
+def test_sendgrid_events_find_their_email_by_custom_args_when_one_request_carried_several(
+    client, tenant, capture
+):
+    config = _config(tenant, "sendgrid")
+    first = _email(tenant, config, provider_message_id=SENDGRID_ID)
+    second = _email(tenant, config, provider_message_id=SENDGRID_ID)
+
+    _post(client, "sendgrid", config, [
+        _sendgrid_event("delivered", 1767225005, hub_message_id=str(second.pk)),
+        _sendgrid_event("open", 1767228600, hub_message_id=str(first.pk))], capture)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.open_count, first.delivered_at) == ("opened", 1, None)
+    assert (second.status, second.delivered_at) == ("delivered", datetime.fromtimestamp(1767225005, UTC))
+
+
+@pytest.mark.django_db
 def test_a_late_delivered_never_overwrites_opened_and_a_redelivered_open_counts_once(client, tenant, capture):
     config = _config(tenant, "sendgrid")
     message = _email(tenant, config, provider_message_id=SENDGRID_ID)
