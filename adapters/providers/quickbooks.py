@@ -75,7 +75,8 @@ def validate(config: Config) -> ValidationResult:
 # Entities (https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/):
 # Invoice (SalesItemLineDetail lines), Payment (Line.LinkedTxn to the invoice), JournalEntry
 # (JournalEntryLineDetail lines, Debit/Credit), Customer and Vendor; reads through
-# GET /query?query=select ... (https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/data-queries).
+# GET /query?query=select ...
+# (https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/data-queries).
 # Quirks:
 # - A QuickBooks invoice line posts to the income account of its *item*, not to an account
 #   directly, so for QuickBooks the chart-of-accounts mapping names, per category, the Item Id

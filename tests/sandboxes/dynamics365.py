@@ -33,7 +33,8 @@ from tests.sandboxes.base import Response, SandboxRequest, SandboxServer, run_fr
 
 API = "/api/data/v9.2"
 ORGANIZATION_ID = "8c4e0c2a-3f1d-4f6e-9a4f-0d3c1b2a9e71"
-_KEYED = re.compile(r"^contacts\((?:(?P<guid>[0-9a-fA-F-]{36})|(?P<column>[a-z_][a-z0-9_]*)='(?P<value>(?:[^']|'')*)')\)$")
+_KEYED = re.compile(r"^contacts\((?:(?P<guid>[0-9a-fA-F-]{36})|"
+                    r"(?P<column>[a-z_][a-z0-9_]*)='(?P<value>(?:[^']|'')*)')\)$")
 _GE = re.compile(r"^modifiedon ge (?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)$")
 _EQ = re.compile(r"^(?P<column>[a-z_][a-z0-9_]*) eq '(?P<value>(?:[^']|'')*)'$")
 _COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")

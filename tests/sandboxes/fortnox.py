@@ -276,8 +276,9 @@ class FortnoxSandbox(SandboxServer):
         with self._lock:
             number = str(len(self.invoicepayments) + 1)
             invoice["Balance"] = round(invoice["Balance"] - float(payment["Amount"]), 2)
-            self.invoicepayments[number] = {**payment, "Number": number, "InvoiceNumber": int(invoice["DocumentNumber"]),
-                                            "Booked": False, "@url": f"{self.url}/3/invoicepayments/{number}"}
+            self.invoicepayments[number] = {**payment, "Number": number,
+                                            "InvoiceNumber": int(invoice["DocumentNumber"]), "Booked": False,
+                                            "@url": f"{self.url}/3/invoicepayments/{number}"}
             self._announce("invoicepayments", "invoicepayment-created-v1", number)
         return 201, {}, {"InvoicePayment": self.invoicepayments[number]}
 

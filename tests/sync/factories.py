@@ -41,8 +41,9 @@ def invoices(tenant, count: int, *, start: int = 1, customers: int = 12, prefix:
         lines = [InvoiceLine(invoice=invoice, position=1, description="Licensavgift 2026", category="license_fees",
                              quantity=Decimal("1"), unit_price=Decimal("450.00"), vat_rate=Decimal("0"))]
         if number % 2 == 0:
-            lines.append(InvoiceLine(invoice=invoice, position=2, description="Seriespel vår", category="tournament_fees",
-                                     quantity=Decimal("2"), unit_price=Decimal("1200.00"), vat_rate=Decimal("25")))
+            lines.append(InvoiceLine(invoice=invoice, position=2, description="Seriespel vår",
+                                     category="tournament_fees", quantity=Decimal("2"),
+                                     unit_price=Decimal("1200.00"), vat_rate=Decimal("25")))
         InvoiceLine.objects.bulk_create(lines)
         made.append(invoice)
     return made

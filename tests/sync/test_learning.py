@@ -28,7 +28,8 @@ def _config(api, body: dict) -> dict:
 
 
 def _enroll(tenant, first: str, course: str, **fields) -> CourseEnrollment:
-    member = Member.objects.create(tenant=tenant, first_name=first, last_name="Ek", email=f"{first.lower()}@example.org")
+    member = Member.objects.create(tenant=tenant, first_name=first, last_name="Ek",
+                                   email=f"{first.lower()}@example.org")
     values = {"course_title": course.title(), "enrolled_on": date(2026, 4, 1)}
     return CourseEnrollment.objects.create(tenant=tenant, member=member, course_code=course, **(values | fields))
 
