@@ -70,3 +70,28 @@ def event_relay() -> Callable[..., list[httpx.Response]]:
         return answers
 
     return relay
+
+
+def _sync_schedule_rows(tenant, rows: dict) -> list:
+    """The isolation walker's row of a SyncSchedule: its PeriodicTask needs a timing, which the
+    generic builder cannot invent."""
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    from integrations.models import Integration
+    from sync.models import SyncSchedule
+
+    crontab, _ = CrontabSchedule.objects.get_or_create(minute="0", hour="2", day_of_month="*", month_of_year="*",
+                                                       day_of_week="*")
+    task = PeriodicTask.objects.create(name=f"sync isolation {tenant.slug} {uuid.uuid4()}",
+                                       task="sync.tasks.sync_scheduled", crontab=crontab)
+    return [SyncSchedule.objects.create(tenant=tenant, integration=rows[Integration][0], scope="accounting",
+                                        periodic_task=task)]
+
+
+def _register_isolation_builders() -> None:
+    from tests.test_isolation import ISOLATION_FACTORIES
+
+    ISOLATION_FACTORIES["sync.SyncSchedule"] = _sync_schedule_rows
+
+
+_register_isolation_builders()
