@@ -96,6 +96,39 @@ def process_webhook_event(event_id: str) -> str | None:
 
 
 @shared_task
+def schedule_sync(tenant_id: str, integration_type: str, scope: str, cron: str, timezone: str = "UTC") -> str:
+    """scheduleSync for callers inside the platform; answers the SyncSchedule id."""
+    from sync.selectors import sync_integration_resolve
+    from sync.services.schedules import sync_schedule_create
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    integration = sync_integration_resolve(tenant=tenant, integration_type=integration_type)
+    return str(sync_schedule_create(tenant=tenant, integration=integration, scope=scope, cron=cron,
+                                    timezone=timezone, actor="task").pk)
+
+
+@shared_task
+def cancel_scheduled_sync(tenant_id: str, schedule_id: str) -> None:
+    from sync.selectors import sync_schedule_get
+    from sync.services.schedules import sync_schedule_cancel
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    sync_schedule_cancel(schedule=sync_schedule_get(tenant=tenant, schedule_id=schedule_id), actor="task")
+
+
+@shared_task
+def get_last_sync_result(tenant_id: str, integration_type: str) -> dict | None:
+    """getLastSyncResult as a task: the finished run as the outbound sync events carry it."""
+    from sync.selectors import sync_integration_resolve, sync_run_last_finished
+    from sync.services.runs import run_event_data
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    integration = sync_integration_resolve(tenant=tenant, integration_type=integration_type)
+    run = sync_run_last_finished(tenant=tenant, integration=integration)
+    return run_event_data(run) if run else None
+
+
+@shared_task
 def sync_runs_resume_stale() -> int:
     from sync.services.runs import sync_runs_resume_stale as resume
 

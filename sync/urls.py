@@ -11,7 +11,7 @@ from integrations.apis.families import (
     IntegrationValidateApi,
 )
 from integrations.lifecycle import USER_ACTIONS
-from sync.apis.records import COLLECTIONS, RecordDetailApi, RecordListCreateApi, ReimbursementApproveApi
+from sync.apis.records import COLLECTIONS, ReimbursementApproveApi, collection_views
 from sync.apis.runs import (
     IntegrationStatusApi,
     LastResultApi,
@@ -46,10 +46,10 @@ urlpatterns = [
     path("reimbursements/<uuid:pk>/approve/", ReimbursementApproveApi.as_view(), name="sync-reimbursement-approve"),
 ]
 for collection in COLLECTIONS:
+    listing, detail = collection_views(collection)
     urlpatterns += [
-        path(f"{collection}/", RecordListCreateApi.as_view(collection=collection), name=f"sync-{collection}-list"),
-        path(f"{collection}/<uuid:pk>/", RecordDetailApi.as_view(collection=collection),
-             name=f"sync-{collection}-detail"),
+        path(f"{collection}/", listing.as_view(), name=f"sync-{collection}-list"),
+        path(f"{collection}/<uuid:pk>/", detail.as_view(), name=f"sync-{collection}-detail"),
     ]
 
 for slug in SYNC_FAMILY_SPECS:

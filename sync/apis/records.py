@@ -4,8 +4,9 @@ shows where it was synchronised (the sync log)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -47,7 +48,7 @@ class VatRateField(serializers.DecimalField):
         super().__init__(max_digits=5, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("100"), **kwargs)
 
 
-class LineInput(StrictSerializer):
+class InvoiceLineInput(StrictSerializer):
     description = serializers.CharField(max_length=300)
     category = serializers.CharField(max_length=40, validators=[_category])
     quantity = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal("0.001"))
@@ -64,7 +65,7 @@ class InvoiceInput(StrictSerializer):
     issue_date = serializers.DateField()
     due_date = serializers.DateField()
     currency = CurrencyField()
-    lines = LineInput(many=True, allow_empty=False, max_length=500)
+    lines = InvoiceLineInput(many=True, allow_empty=False, max_length=500)
 
     def validate(self, attrs):
         if attrs["due_date"] < attrs["issue_date"]:
@@ -111,12 +112,13 @@ class EnrollmentInput(StrictSerializer):
         return attrs
 
 
-def _output(model, extra: list[str] | None = None):
+@lru_cache(maxsize=None)
+def _output(model):
     class Output(serializers.ModelSerializer):
         sync = serializers.SerializerMethodField()
 
         class Meta:
-            fields = [f.name for f in model._meta.concrete_fields if f.name != "tenant"] + (extra or []) + ["sync"]
+            fields = [f.name for f in model._meta.concrete_fields if f.name != "tenant"] + ["sync"]
 
         def get_sync(self, obj) -> list[dict]:
             if not self.context.get("detail"):
@@ -131,7 +133,7 @@ def _output(model, extra: list[str] | None = None):
     return Output
 
 
-class LineOutput(serializers.Serializer):
+class InvoiceLineOutput(serializers.Serializer):
     position = serializers.IntegerField()
     description = serializers.CharField()
     category = serializers.CharField()
@@ -141,7 +143,7 @@ class LineOutput(serializers.Serializer):
 
 
 class InvoiceOutput(_output(Invoice)):
-    lines = LineOutput(many=True, read_only=True)
+    lines = InvoiceLineOutput(many=True, read_only=True)
 
     class Meta(_output(Invoice).Meta):
         model = Invoice
@@ -160,12 +162,12 @@ COLLECTIONS = {
 class RecordListCreateApi(SyncApi):
     collection: str = ""
 
-    class FilterSerializer(StrictSerializer):
+    class RecordPageSerializer(StrictSerializer):
         cursor = serializers.CharField(required=False)
         page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
 
     def get(self, request):
-        self.FilterSerializer(data=request.query_params.dict()).is_valid(raise_exception=True)
+        self.RecordPageSerializer(data=request.query_params.dict()).is_valid(raise_exception=True)
         output = COLLECTIONS[self.collection][1]
         queryset = record_list(tenant=self.tenant, collection=self.collection)
         if self.collection == "invoices":
@@ -197,8 +199,20 @@ class RecordDetailApi(SyncApi):
         return Response(output(record, context={"detail": True, "record_type": RECORD_TYPES[self.collection]}).data)
 
 
+def collection_views(collection: str) -> tuple[type, type]:
+    """The list/create and detail views of one collection, with its serializers in the schema."""
+    input_class, output, _ = COLLECTIONS[collection]
+    name = collection.capitalize()
+    listing = extend_schema_view(get=extend_schema(responses=output(many=True)),
+                                 post=extend_schema(request=input_class, responses={201: output}))(
+        type(f"{name}ListCreateApi", (RecordListCreateApi,), {"collection": collection}))
+    detail = extend_schema_view(get=extend_schema(responses=output))(
+        type(f"{name}DetailApi", (RecordDetailApi,), {"collection": collection}))
+    return listing, detail
+
+
 class ReimbursementApproveApi(SyncApi):
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses=_output(Reimbursement))
     def post(self, request, pk):
         record = record_get(tenant=self.tenant, collection="reimbursements", record_id=pk)
         approved = services.reimbursement_approve(reimbursement=record, actor=self.actor)

@@ -4,6 +4,7 @@ exportReimbursements, syncMembershipData and syncCourseEnrollments."""
 from __future__ import annotations
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -34,7 +35,7 @@ class SyncApi(TenantApi):
     scope_area = "sync"
 
 
-class TargetSerializer(StrictSerializer):
+class SyncTargetSerializer(StrictSerializer):
     integration_type = serializers.CharField(max_length=100)
     integration_id = serializers.UUIDField(required=False)
     idempotency_key = serializers.CharField(max_length=255, required=False)
@@ -59,25 +60,26 @@ def _start(api: SyncApi, request, scope_name: str, start) -> Response:
 
 
 class RunListTriggerApi(SyncApi):
-    class TriggerSerializer(TargetSerializer):
+    class SyncTriggerInputSerializer(SyncTargetSerializer):
         scope = serializers.ChoiceField(choices=SCOPES, required=False)
         record_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=10000)
         mode = serializers.ChoiceField(choices=["api", "csv"], required=False, default="api")
 
-    class FilterSerializer(StrictSerializer):
+    class SyncRunFilterSerializer(StrictSerializer):
         state = serializers.ChoiceField(choices=RunState.choices, required=False)
         integration_id = serializers.UUIDField(required=False)
         cursor = serializers.CharField(required=False)
         page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
 
+    @extend_schema(parameters=[SyncRunFilterSerializer], responses=RunSerializer(many=True))
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params.dict())
+        filters = self.SyncRunFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         return self.paginate(sync_run_list(tenant=self.tenant, filters=filters.validated_data), RunSerializer)
 
-    @extend_schema(request=TriggerSerializer, responses={202: RunSerializer})
+    @extend_schema(request=SyncTriggerInputSerializer, responses={202: RunSerializer})
     def post(self, request):
-        body = self.TriggerSerializer(data=request.data)
+        body = self.SyncTriggerInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         integration = body.resolve(self.tenant)
         data = body.validated_data
@@ -87,6 +89,7 @@ class RunListTriggerApi(SyncApi):
 
 
 class RunDetailApi(SyncApi):
+    @extend_schema(responses=RunDetailSerializer)
     def get(self, request, pk):
         return Response(RunDetailSerializer(sync_run_get(tenant=self.tenant, run_id=pk)).data)
 
@@ -101,6 +104,7 @@ class RunCancelApi(SyncApi):
 class RunExportApi(SyncApi):
     """The CSV file of an export run, in the provider's import layout."""
 
+    @extend_schema(responses={(200, "text/csv"): str})
     def get(self, request, pk):
         run = sync_run_get(tenant=self.tenant, run_id=pk)
         export = run.export if hasattr(run, "export") else None  # the reverse one-to-one raises when absent
@@ -111,7 +115,7 @@ class RunExportApi(SyncApi):
         return response
 
 
-class StatusQuerySerializer(StrictSerializer):
+class SyncStatusQuerySerializer(StrictSerializer):
     integration_type = serializers.CharField(max_length=100)
     integration_id = serializers.UUIDField(required=False)
 
@@ -119,8 +123,9 @@ class StatusQuerySerializer(StrictSerializer):
 class IntegrationStatusApi(SyncApi):
     """getIntegrationStatus."""
 
+    @extend_schema(parameters=[SyncStatusQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        query = StatusQuerySerializer(data=request.query_params.dict())
+        query = SyncStatusQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         integration = sync_integration_resolve(tenant=self.tenant, **query.validated_data)
         state = sync_integration_status(tenant=self.tenant, integration=integration)
@@ -138,8 +143,9 @@ class IntegrationStatusApi(SyncApi):
 class LastResultApi(SyncApi):
     """getLastSyncResult: the last finished run, with its per-record errors."""
 
+    @extend_schema(parameters=[SyncStatusQuerySerializer], responses=RunDetailSerializer)
     def get(self, request):
-        query = StatusQuerySerializer(data=request.query_params.dict())
+        query = SyncStatusQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         integration = sync_integration_resolve(tenant=self.tenant, **query.validated_data)
         run = sync_run_last_finished(tenant=self.tenant, integration=integration)
@@ -149,17 +155,18 @@ class LastResultApi(SyncApi):
 
 
 class ScheduleListCreateApi(SyncApi):
-    class CreateSerializer(TargetSerializer):
+    class SyncScheduleInputSerializer(SyncTargetSerializer):
         scope = serializers.ChoiceField(choices=SCOPES)
         cron = serializers.CharField(max_length=120)
         timezone = serializers.CharField(max_length=64, required=False, default="UTC")
 
+    @extend_schema(responses=ScheduleSerializer(many=True))
     def get(self, request):
         return self.paginate(sync_schedule_list(tenant=self.tenant), ScheduleSerializer)
 
-    @extend_schema(request=CreateSerializer, responses={201: ScheduleSerializer})
+    @extend_schema(request=SyncScheduleInputSerializer, responses={201: ScheduleSerializer})
     def post(self, request):
-        body = self.CreateSerializer(data=request.data)
+        body = self.SyncScheduleInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         integration = body.resolve(self.tenant)
         data = body.validated_data
@@ -173,21 +180,29 @@ class ScheduleListCreateApi(SyncApi):
 
 
 class ScheduleDetailApi(SyncApi):
+    @extend_schema(responses=ScheduleSerializer)
     def get(self, request, pk):
         return Response(ScheduleSerializer(sync_schedule_get(tenant=self.tenant, schedule_id=pk)).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, pk):
         """cancelScheduledSync."""
         sync_schedule_cancel(schedule=sync_schedule_get(tenant=self.tenant, schedule_id=pk), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class TokenRefreshSerializer(serializers.Serializer):
+    integration_id = serializers.UUIDField()
+    grant = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
 class TokenRefreshApi(SyncApi):
     """refreshOAuthToken: a new access token now; the answer says only when it expires."""
 
-    @extend_schema(request=StatusQuerySerializer)
+    @extend_schema(request=SyncTargetSerializer, responses=TokenRefreshSerializer)
     def post(self, request):
-        body = TargetSerializer(data=request.data)
+        body = SyncTargetSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = integration_token_refresh(integration=body.resolve(self.tenant), actor=self.actor)
         return Response({"integration_id": str(result["integration_id"]), "grant": result["grant"],
@@ -195,12 +210,12 @@ class TokenRefreshApi(SyncApi):
 
 
 class ReimbursementExportApi(SyncApi):
-    class BodySerializer(TargetSerializer):
+    class ReimbursementExportInputSerializer(SyncTargetSerializer):
         reimbursement_ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=10000)
 
-    @extend_schema(request=BodySerializer, responses={202: RunSerializer})
+    @extend_schema(request=ReimbursementExportInputSerializer, responses={202: RunSerializer})
     def post(self, request):
-        body = self.BodySerializer(data=request.data)
+        body = self.ReimbursementExportInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         integration = body.resolve(self.tenant)
         ids = body.validated_data["reimbursement_ids"]
@@ -214,15 +229,15 @@ class ScopedSyncApi(SyncApi):
     scope: str = ""
     default_type: str = ""
 
-    class BodySerializer(StrictSerializer):
+    class ScopedSyncInputSerializer(StrictSerializer):
         integration_type = serializers.CharField(max_length=100, required=False)
         integration_id = serializers.UUIDField(required=False)
         mode = serializers.ChoiceField(choices=["api", "csv"], required=False, default="api")
         idempotency_key = serializers.CharField(max_length=255, required=False)
 
-    @extend_schema(request=BodySerializer, responses={202: RunSerializer})
+    @extend_schema(request=ScopedSyncInputSerializer, responses={202: RunSerializer})
     def post(self, request):
-        body = self.BodySerializer(data=request.data or {})
+        body = self.ScopedSyncInputSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         data = body.validated_data
         integration = sync_integration_resolve(tenant=self.tenant,

@@ -1,6 +1,8 @@
 """Output serializers of the sync API."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from rest_framework import serializers
 
 from sync.models import SyncRun, SyncSchedule
@@ -78,5 +80,5 @@ class ScheduleSerializer(serializers.ModelSerializer):
     def get_enabled(self, schedule) -> bool:
         return schedule.periodic_task.enabled
 
-    def get_last_run_at(self, schedule):
+    def get_last_run_at(self, schedule) -> datetime | None:
         return schedule.periodic_task.last_run_at

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from django.db import DataError
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -23,13 +24,13 @@ from webhooks.services.inbound import inbound_events_store
 
 
 class WebhookEventApi(SyncApi):
-    class BodySerializer(StrictSerializer):
+    class WebhookEventInputSerializer(StrictSerializer):
         source = serializers.UUIDField(help_text="The integration the event belongs to.")
         payload = serializers.JSONField(help_text="The provider's event body, exactly as the provider sent it.")
 
-    @extend_schema(request=BodySerializer)
+    @extend_schema(request=WebhookEventInputSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request):
-        body = self.BodySerializer(data=request.data)
+        body = self.WebhookEventInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         integration = integration_get(tenant=self.tenant, integration_id=body.validated_data["source"])
         module = WEBHOOK_PROVIDERS.get(integration.provider)

@@ -203,3 +203,19 @@ def test_refresh_token_of_an_api_token_integration_is_refused(api, tenant):
     answer = api.post("/api/v1/sync/oauth/refresh/", {"integration_type": "accounting/xledger"}, format="json")
 
     assert (answer.status_code, answer.json()["code"]) == (400, "not_refreshable")
+
+
+def test_the_celery_tasks_reach_the_same_services(tenant, fortnox, fortnox_sandbox,
+                                                 django_capture_on_commit_callbacks):
+    from sync import tasks
+
+    invoices(tenant, 2)
+    schedule_id = tasks.schedule_sync.apply(args=[str(tenant.pk), "accounting/fortnox", "invoices", "0 4 * * *"]).get()
+    with django_capture_on_commit_callbacks(execute=True):
+        run_id = tasks.sync_trigger.apply(args=[str(tenant.pk), "accounting/fortnox", "invoices"]).get()
+
+    result = tasks.get_last_sync_result.apply(args=[str(tenant.pk), "accounting/fortnox"]).get()
+    tasks.cancel_scheduled_sync.apply(args=[str(tenant.pk), schedule_id]).get()
+
+    assert (result["run_id"], result["state"], result["counts"]["created"]) == (run_id, "succeeded", 2)
+    assert not SyncSchedule.objects.exists() and not PeriodicTask.objects.filter(task="sync.tasks.sync_scheduled")
