@@ -269,6 +269,7 @@ IOT_HEARTBEAT_FLUSH_MS = env.int("IOT_HEARTBEAT_FLUSH_MS", default=200)
 IOT_HEARTBEAT_FLUSH_MAX = env.int("IOT_HEARTBEAT_FLUSH_MAX", default=1000)
 IOT_DEVICE_OFFLINE_AFTER_SECONDS = env.int("IOT_DEVICE_OFFLINE_AFTER_SECONDS", default=180)
 IOT_DEVICE_REGISTRY_CACHE_SECONDS = env.float("IOT_DEVICE_REGISTRY_CACHE_SECONDS", default=30.0)
+IOT_ACCESS_CONFIG_CACHE_SECONDS = env.float("IOT_ACCESS_CONFIG_CACHE_SECONDS", default=5.0)
 # Processed-message ids are kept longer than any redelivery can come (the MQTT session expiry).
 IOT_PROCESSED_MESSAGE_RETENTION_HOURS = env.int("IOT_PROCESSED_MESSAGE_RETENTION_HOURS", default=8 * 24)
 # Kept free of a reader's response timeout for our own work around the access-control call.

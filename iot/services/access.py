@@ -3,8 +3,9 @@
 A check-in (an RFID scan or a court terminal) is decided locally first: unknown card, inactive
 or expired membership, or no credits left is a denial without any provider call. Otherwise
 Ziggy is asked (bounded by the reader's timeout), and only then, in one transaction: the
-member's row is locked and re-checked, the message is recorded in the ledger, a credit is
-deducted, the session is opened and `member.checked_in` is written to the outbox. Every path
+message is recorded in the ledger, the session is opened, a credit is taken by a conditional
+UPDATE (still active, still valid, credits left: otherwise the whole transaction is undone, and
+so is the check-in at Ziggy) and `member.checked_in` is written to the outbox. Every path
 ends in an answer for the device, except a redelivered message, which is not answered twice.
 
 Credits: a check-in the hub asked Ziggy for costs one credit. Ziggy answering "already checked
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from adapters.errors import CircuitOpen, ProviderError, ProviderRejected
+from integrations.errors import ApplicationError
 from integrations.events import event_emit
 from iot.models import AccessSession, Court, Device, Member, SessionStatus
 from iot.services import access_control
@@ -40,6 +42,7 @@ DENIALS = {
     "no_session": "No open check-in at this court",
     "not_configured": "Check-in is not available here",
     "unavailable": "Check-in unavailable, please try again",
+    "timeout": "Check-in unavailable, please try again",
 }
 
 
@@ -104,11 +107,17 @@ def _deny(tenant_id, key: MessageKey | None, reason: str) -> AccessOutcome:
     return AccessOutcome(outcome=f"denied_{reason}", answer=denied(reason))
 
 
-def find_member(*, tenant_id, card_id: str = "", external_id: str = "") -> Member | None:
+def find_member(*, tenant_id, card_id: str = "", external_id: str = "", on_court: Court | None = None) -> Member | None:
+    """The member by card or CRM id; with `on_court`, `is_on_court` says whether they have an
+    open session there (one query for both)."""
+    members = Member.objects.filter(tenant_id=tenant_id)
+    if on_court is not None:
+        members = members.annotate(is_on_court=Exists(AccessSession.objects.filter(
+            member=OuterRef("pk"), court=on_court, status=SessionStatus.ACTIVE)))
     if card_id:
-        return Member.objects.filter(tenant_id=tenant_id, rfid_card_id=card_id).first()
+        return members.filter(rfid_card_id=card_id).first()
     if external_id:
-        return Member.objects.filter(tenant_id=tenant_id, external_id=external_id).first()
+        return members.filter(external_id=external_id).first()
     return None
 
 
@@ -139,12 +148,11 @@ def member_check_in(*, tenant_id, court: Court | None, device: Device | None, ke
     if court is None:
         return _deny(tenant_id, key, "no_court")
     today = timezone.localdate()
-    member = find_member(tenant_id=tenant_id, card_id=card_id, external_id=member_external_id)
+    member = find_member(tenant_id=tenant_id, card_id=card_id, external_id=member_external_id, on_court=court)
     refusal = _refusal(member, today=today, unknown="unknown_card" if card_id else "unknown_member")
     if refusal:
         return _deny(tenant_id, key, refusal)
-    if AccessSession.objects.filter(tenant_id=tenant_id, member=member, court=court,
-                                    status=SessionStatus.ACTIVE).exists():
+    if member.is_on_court:
         try:
             with transaction.atomic():
                 _claim(tenant_id, key, "already_checked_in")
@@ -160,6 +168,13 @@ def member_check_in(*, tenant_id, court: Court | None, device: Device | None, ke
             integration=integration, user_id=str(member.pk), court_id=court.ziggy_court_id or court.code,
             timestamp=received_at, device_id=device.external_id if device else "",
             budget_seconds=_remaining_budget(budget_seconds, received_at))
+    except access_control.ReaderDeadlinePassed as exc:
+        logger.warning("scan waited too long to ask access control", extra={"tenant_id": str(tenant_id),
+                                                                            "reason": str(exc)})
+        return _deny(tenant_id, key, "timeout")
+    except ApplicationError as exc:  # the config cannot be used: a ref that does not resolve, no host
+        logger.error("access-control config unusable", extra={"tenant_id": str(tenant_id), "reason": exc.detail})
+        return _deny(tenant_id, key, "not_configured")
     except ProviderError as exc:
         logger.warning("access control refused or failed a check-in", extra={
             "tenant_id": str(tenant_id), "court": court.code, "error": exc.__class__.__name__,
@@ -167,13 +182,9 @@ def member_check_in(*, tenant_id, court: Court | None, device: Device | None, ke
         return _deny(tenant_id, key, "unavailable")
     try:
         with transaction.atomic():
-            locked = Member.objects.select_for_update().get(pk=member.pk)
-            refusal = _refusal(locked, today=today)
-            if refusal:
-                raise _RefusedAfterCheckIn(refusal)
             _claim(tenant_id, key, "granted")
-            session = _open_session(tenant_id=tenant_id, member=locked, court=court, device=device,
-                                    result=result, source=source)
+            session = _open_session(tenant_id=tenant_id, member=member, court=court, device=device,
+                                    result=result, source=source, today=today)
     except _Duplicate:
         return DUPLICATE
     except _RefusedAfterCheckIn as refused:
@@ -190,7 +201,17 @@ class _RefusedAfterCheckIn(Exception):
         self.reason = reason
 
 
-def _open_session(*, tenant_id, member: Member, court: Court, device: Device | None, result, source: str):
+def _charge_credit(*, member: Member, today) -> None:
+    """Take one credit if the member may still enter, in one conditional UPDATE (which also
+    serialises concurrent check-ins of the same member); otherwise raise why not."""
+    charged = (Member.objects.filter(pk=member.pk, is_active=True, credits__gt=0)
+               .filter(Q(membership_valid_until__isnull=True) | Q(membership_valid_until__gte=today))
+               .update(credits=F("credits") - 1, updated_at=timezone.now()))
+    if not charged:
+        raise _RefusedAfterCheckIn(_refusal(Member.objects.get(pk=member.pk), today=today) or "no_credits")
+
+
+def _open_session(*, tenant_id, member: Member, court: Court, device: Device | None, result, source: str, today):
     session = (AccessSession.objects.select_for_update()
                .filter(tenant_id=tenant_id, external_session_id=result.session_id).first())
     created = session is None
@@ -199,7 +220,7 @@ def _open_session(*, tenant_id, member: Member, court: Court, device: Device | N
             tenant_id=tenant_id, member=member, court=court, device=device,
             external_session_id=result.session_id, checked_in_at=result.checked_in_at)
     if created or not result.already_checked_in:
-        Member.objects.filter(pk=member.pk).update(credits=F("credits") - 1, updated_at=timezone.now())
+        _charge_credit(member=member, today=today)
         event_emit(tenant_id=tenant_id, event_type="member.checked_in", data={
             "session_id": str(session.pk), "external_session_id": session.external_session_id,
             "member_id": str(member.pk), "member_external_id": member.external_id,
@@ -245,8 +266,10 @@ def session_check_out(*, session: AccessSession, timestamp: datetime, key: Messa
             result = access_control.check_out(integration=integration, session_id=session.external_session_id,
                                               timestamp=timestamp, budget_seconds=budget_seconds)
             checked_out_at, total = result.checked_out_at, result.consumption_total
-        except access_control.AccessControlNotConfigured:
+        except (access_control.AccessControlNotConfigured, ApplicationError):
             return _deny(tenant_id, key, "not_configured")
+        except access_control.ReaderDeadlinePassed:
+            return _deny(tenant_id, key, "timeout")
         except ProviderRejected as exc:
             if exc.status_code not in (404, 409):
                 return _deny(tenant_id, key, "unavailable")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import OrderedDict
 from datetime import datetime
 from decimal import Decimal
 
-from adapters.errors import ProviderUnavailable
+from django.conf import settings
+
 from adapters.providers import ziggy
 from adapters.resilience import RetryPolicy
 from integrations.lifecycle import Status
@@ -35,12 +37,32 @@ class AccessControlNotConfigured(Exception):
     """The tenant has no active access-control integration."""
 
 
+class ReaderDeadlinePassed(Exception):
+    """Too little of the reader's timeout is left to ask Ziggy. Raised before the call, so our
+    own queueing never counts against Ziggy's circuit breaker."""
+
+
+# Which config serves a tenant is looked up once per IOT_ACCESS_CONFIG_CACHE_SECONDS per
+# process: scans come in bursts, and pausing or editing a config may take that long to apply.
+_integrations: dict = {}
+
+
 def access_integration(*, tenant_id) -> ZiggyIntegration:
-    integration = (ZiggyIntegration.objects.filter(tenant_id=tenant_id, status=Status.ACTIVE.value)
-                   .order_by("-created_at").first())
+    cached = _integrations.get(tenant_id)
+    if cached is not None and cached[0] > time.monotonic():
+        integration = cached[1]
+    else:
+        integration = (ZiggyIntegration.objects.filter(tenant_id=tenant_id, status=Status.ACTIVE.value)
+                       .select_related("tenant").order_by("-created_at").first())
+        _integrations[tenant_id] = (time.monotonic() + settings.IOT_ACCESS_CONFIG_CACHE_SECONDS, integration)
     if integration is None:
         raise AccessControlNotConfigured(f"tenant {tenant_id} has no active access-control integration")
     return integration
+
+
+def access_integrations_forget() -> None:
+    """Forget the cached configs (tests; a change that must apply at once in this process)."""
+    _integrations.clear()
 
 
 def _client(integration: ZiggyIntegration, timeout_seconds: float | None) -> ziggy.ZiggyClient:
@@ -67,8 +89,7 @@ def _budgeted_timeout(budget_seconds: float | None) -> float | None:
         return None
     steps = math.floor(budget_seconds / _BUDGET_STEP_SECONDS)
     if steps < 1:
-        raise ProviderUnavailable("no time left within the reader's timeout to ask access control",
-                                  provider=ziggy.key, code="reader_deadline")
+        raise ReaderDeadlinePassed(f"{budget_seconds:.2f} s left of the reader's timeout")
     return steps * _BUDGET_STEP_SECONDS
 
 

@@ -3,8 +3,8 @@ in-process cache, so the hot paths (heartbeats) cost no query per message.
 
 Entries live settings.IOT_DEVICE_REGISTRY_CACHE_SECONDS; misses are remembered for a fifth of
 that, so a flood from an unregistered device costs one query per few seconds, while a device
-registered through the API is found within seconds. A device moved to another court or
-tenant is seen within the TTL; the access paths re-read the device row anyway.
+registered through the API is found within seconds. A device moved to another court, or a
+court renamed in Ziggy, is seen within the TTL (the API clears this process's cache at once).
 """
 from __future__ import annotations
 
@@ -147,3 +147,19 @@ def court_anywhere(code: str) -> CourtRef:
     if len(found) > 1:
         raise Lookup("ambiguous", f"court '{code}'")
     return found[0]
+
+
+def device_row(device_pk) -> Device:
+    """The device with its court, as the access paths need them (cached like the rest)."""
+    found = _cached(("device-row", device_pk),
+                    lambda: Device.objects.select_related("court").filter(pk=device_pk).first())
+    if found is None:
+        raise Lookup("unknown", f"device {device_pk}")
+    return found
+
+
+def court_row(court_pk) -> Court:
+    found = _cached(("court-row", court_pk), lambda: Court.objects.filter(pk=court_pk, is_active=True).first())
+    if found is None:
+        raise Lookup("unknown", f"court {court_pk}")
+    return found

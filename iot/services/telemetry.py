@@ -21,15 +21,17 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from iot import metrics
-from iot.models import Court, Device
+from iot.models import Device
 from iot.payloads import MalformedMessage, read_court_access, read_press, read_scan, read_status
 from iot.services.access import MessageKey, ReaderAnswer, member_check_in, member_check_out
 from iot.services.directory import (
     Lookup,
     court_anywhere,
     court_in_tenant,
+    court_row,
     device_anywhere,
     device_in_tenant,
+    device_row,
     tenant_id_for_slug,
 )
 from iot.services.heartbeats import device_seen
@@ -113,14 +115,6 @@ def _court_and_device(parsed: ParsedTopic, device_id: str):
     return court, device
 
 
-def _fresh(queryset, pk, what: str):
-    """The row behind a cached registry entry; it may have been deleted since it was cached."""
-    row = queryset.filter(pk=pk).first()
-    if row is None:
-        raise Lookup("unknown", what)
-    return row
-
-
 def _budget_seconds(device: Device | None) -> float:
     timeout_ms = device.response_timeout_ms if device else _DEFAULT_TERMINAL_TIMEOUT_MS
     return (timeout_ms - settings.IOT_READER_RESPONSE_MARGIN_MS) / 1000
@@ -130,7 +124,7 @@ def _rfid_scan(parsed: ParsedTopic, payload: bytes, received_at: datetime) -> In
     scan = read_scan(payload)
     ref = _device(parsed, parsed.subject_id)
     device_seen(device_pk=ref.pk, seen_at=_when(scan.sent_at, received_at))
-    device = _fresh(Device.objects.select_related("court"), ref.pk, f"device '{ref.external_id}'")
+    device = device_row(ref.pk)
     outcome = member_check_in(
         tenant_id=device.tenant_id, court=device.court, device=device, card_id=scan.card_id,
         key=MessageKey(device_key=device.external_id, message_id=scan.message_id, topic=_bare(parsed)),
@@ -144,8 +138,8 @@ def _court_access(parsed: ParsedTopic, payload: bytes, received_at: datetime) ->
     device = None
     if device_ref is not None:
         device_seen(device_pk=device_ref.pk, seen_at=_when(message.sent_at, received_at))
-        device = _fresh(Device.objects, device_ref.pk, f"device '{device_ref.external_id}'")
-    court = _fresh(Court.objects, court_ref.pk, f"court '{court_ref.code}'")
+        device = device_row(device_ref.pk)
+    court = court_row(court_ref.pk)
     key = MessageKey(device_key=device.external_id if device else f"court:{court.code}",
                      message_id=message.message_id, topic=_bare(parsed))
     action = member_check_in if parsed.kind is MessageKind.COURT_CHECKIN else member_check_out
@@ -162,8 +156,8 @@ def _button_pressed(parsed: ParsedTopic, payload: bytes, received_at: datetime) 
     device = None
     if device_ref is not None:
         device_seen(device_pk=device_ref.pk, seen_at=pressed_at)
-        device = _fresh(Device.objects, device_ref.pk, f"device '{device_ref.external_id}'")
-    court = _fresh(Court.objects, court_ref.pk, f"court '{court_ref.code}'")
+        device = device_row(device_ref.pk)
+    court = court_row(court_ref.pk)
     key = MessageKey(device_key=device.external_id if device else f"court:{court.code}",
                      message_id=press.message_id, topic=_bare(parsed))
     outcome = button_press(tenant_id=court.tenant_id, court=court, device=device, key=key, pressed_at=pressed_at)

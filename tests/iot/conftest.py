@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from integrations.lifecycle import Status
 from iot.models import Court, Device, DeviceKind, Member, ZiggyIntegration
+from iot.services.access_control import access_integrations_forget
 from iot.services.directory import directory_clear
 from iot.services.heartbeats import heartbeat_buffer
 
@@ -42,9 +43,11 @@ def active_ziggy(tenant, *, api_key_ref: str, client_id: str, **fields) -> Ziggy
 @pytest.fixture(autouse=True)
 def _fresh_iot_state():
     directory_clear()
+    access_integrations_forget()
     heartbeat_buffer().discard()
     yield
     directory_clear()
+    access_integrations_forget()
 
 
 @pytest.fixture

@@ -254,6 +254,30 @@ def test_ziggy_saying_already_checked_in_opens_the_session_a_crashed_attempt_lef
     assert member.credits == 2
 
 
+def test_a_member_who_spends_the_last_credit_meanwhile_is_denied_and_ziggy_is_undone(court_world, ziggy_sandbox,
+                                                                                  monkeypatch):
+    # given the member's last credit goes elsewhere while Ziggy is answering this check-in
+    from iot.services import access_control
+
+    member = court_world.member("04A2B3C4", credits=1)
+    real_check_in = access_control.check_in
+
+    def check_in_while_the_credit_is_spent(**kwargs):
+        result = real_check_in(**kwargs)
+        Member.objects.filter(pk=member.pk).update(credits=0)
+        return result
+
+    monkeypatch.setattr(access_control, "check_in", check_in_while_the_credit_is_spent)
+
+    result = _scan("04A2B3C4")
+
+    [ziggy_session] = ziggy_sandbox.sessions.values()
+    assert (result.outcome, result.replies[0].payload["message"]) == ("denied_no_credits", "No credits left")
+    assert not AccessSession.objects.exists()
+    assert ziggy_session["status"] == "closed"
+    assert [r.path for r in ziggy_sandbox.requests] == ["/api/v1/access/checkin", "/api/v1/access/checkout"]
+
+
 def test_members_never_go_below_zero_credits(court_world):
     member = court_world.member("04A2B3C4", credits=0)
 
