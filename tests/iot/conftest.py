@@ -66,3 +66,11 @@ def scan_payload(card_id: str, msg_id: str, **extra) -> bytes:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def post_webhook(client, capture, *, provider: str, config, body: bytes, headers: dict):
+    """POST a signed provider webhook to the config's URL and run its handling (after commit)."""
+    meta = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()
+            if name.lower() != "content-type"}
+    with capture(execute=True):
+        return client.post(f"/webhooks/{provider}/{config.pk}/", data=body, content_type="application/json", **meta)
