@@ -154,3 +154,31 @@ def test_consio_participants_are_added_by_api_and_a_resumed_run_adopts_what_is_t
     assert consio_sandbox.creations == 1 and len(consio_sandbox.courses["4711"]) == 2
     assert SyncLogEntry.objects.get(record_id=str(first.pk)).remote_id == "p-1"
     assert second and consio_sandbox.violations == []
+
+
+def test_cornerstone_retries_a_blip_refreshes_a_refused_token_and_records_a_refusal(
+        api, tenant, cornerstone, cornerstone_sandbox, django_capture_on_commit_callbacks):
+    anna, bo, stranger = (_enroll(tenant, "Anna", "COACH-1"), _enroll(tenant, "Bo", "REF-2"),
+                          _enroll(tenant, "Okänd", "COACH-1"))
+    cornerstone_sandbox.users |= {"anna@example.org", "bo@example.org"}  # "okänd" has no user in the portal
+    _sync(api, django_capture_on_commit_callbacks, "lms/cornerstone")  # a first token, now cached
+    tokens = cornerstone_sandbox.tokens_issued
+    cornerstone_sandbox.expire_tokens()
+    CourseEnrollment.objects.filter(pk__in=[anna.pk, bo.pk]).update(status="completed",
+                                                                    completed_on=date(2026, 5, 1))
+    new = _enroll(tenant, "Cissi", "REF-2")
+    cornerstone_sandbox.users.add("cissi@example.org")
+    cornerstone_sandbox.fail_next(1, status=503, headers={})
+
+    run = _sync(api, django_capture_on_commit_callbacks, "lms/cornerstone")
+
+    # The expired token: one 401, one new token, the push goes on; the 503 was retried in the call
+    assert cornerstone_sandbox.tokens_issued == tokens + 1
+    statuses = [r.status for r in cornerstone_sandbox.requests if "transcripts" in r.path]
+    assert statuses.count(503) == 1 and statuses.count(401) == 1
+    assert SyncLogEntry.objects.get(record_id=str(new.pk)).state == "synced"
+    # The stranger is refused by Cornerstone itself, and that stays on the enrolment
+    entry = SyncLogEntry.objects.get(record_id=str(stranger.pk))
+    assert (entry.state, "was not found" in entry.last_error) == ("failed", True)
+    # Anna's and Bo's completions changed records already assigned: reported, not re-sent
+    assert {e.code for e in run.errors.all()} == {"http_404", "changed_after_push"}

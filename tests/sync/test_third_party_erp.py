@@ -95,3 +95,20 @@ def test_an_erp_config_names_a_registered_provider_of_the_tenant(api, tenant, ot
     bad_mapping = api.post(f"{BASE}/", {"display_name": "X", "third_party": "theirs",
                                         "chart_of_accounts_mapping": {"ice_cream": "1"}}, format="json")
     assert bad_mapping.status_code == 400
+
+
+def test_a_blip_is_retried_and_a_record_the_erp_refuses_is_recorded(
+        api, tenant, erp, hub_erp_sandbox, django_capture_on_commit_callbacks):
+    invoice = invoices(tenant, 1)[0]
+    Expense.objects.create(tenant=tenant, reference="EXP-1", description="Hallhyra", category="travel_expenses",
+                           amount=Decimal("1000.00"), currency="SEK", incurred_on=date(2026, 3, 3))
+    hub_erp_sandbox.capabilities.remove("expenses")  # the ERP stopped taking expenses
+    hub_erp_sandbox.fail_next(1, status=503, headers={})
+
+    run = _run(api, django_capture_on_commit_callbacks, "accounting")
+
+    assert (run.state, run.created_count, run.failed_count) == ("partially_failed", 1, 1)
+    assert list(hub_erp_sandbox.records["invoices"]) == [invoice.number]
+    error = run.errors.get()
+    assert (error.reference, error.code, error.retryable) == ("EXP-1", "http_400", False)
+    assert [r.status for r in hub_erp_sandbox.requests if r.path != "/v1/status"] == [503, 201, 400]
