@@ -119,7 +119,8 @@ def _entries_for(run: SyncRun, kind: Kind, chunk: list) -> dict[str, SyncLogEntr
     return {entry.record_id: entry for entry in entries}
 
 
-def _count(run: SyncRun, **counters: int) -> None:
+def count_on_run(run: SyncRun, **counters: int) -> None:
+    """Add to the run's counters in the database (read=1, skipped=1, ...)."""
     SyncRun.objects.filter(pk=run.pk).update(**{f"{name}_count": F(f"{name}_count") + value
                                                 for name, value in counters.items()})
 
@@ -131,7 +132,7 @@ def _sync_record(*, run: SyncRun, kind: Kind, row, entry: SyncLogEntry | None, c
     # Sent by API or handed over in an import file: either way the provider has this version.
     if entry is not None and entry.state in (LogState.SYNCED, LogState.EXPORTED) and entry.content_hash == digest:
         if entry.last_run_id != run.pk:  # done by this run before a restart: counted then
-            _count(run, read=1, skipped=1)
+            count_on_run(run, read=1, skipped=1)
         return
     connector = sink.connector
     if entry is not None and entry.state == LogState.SYNCED and not sink.csv and not connector.updates:
@@ -218,7 +219,7 @@ def _record_exported(run: SyncRun, kind: Kind, row, digest: str, remote_id: str)
             defaults={"tenant_id": run.tenant_id, "reference": kind.reference(row)[:100], "remote_id": remote_id,
                       "state": LogState.EXPORTED, "content_hash": digest, "pending_hash": "",
                       "synced_at": timezone.now(), "last_run": run, "last_error": ""})
-        _count(run, read=1, created=1)
+        count_on_run(run, read=1, created=1)
 
 
 def _fail(run: SyncRun, kind: Kind, row, entry: SyncLogEntry | None, *, code: str, message: str,
@@ -237,6 +238,6 @@ def _fail(run: SyncRun, kind: Kind, row, entry: SyncLogEntry | None, *, code: st
             # A booked record keeps its `synced` state (it is at the provider); only the error is noted.
             state = entry.state if entry.state == LogState.SYNCED else LogState.FAILED
             SyncLogEntry.objects.filter(pk=entry.pk).update(state=state, updated_at=timezone.now(), **fields)
-        _count(run, read=1, failed=1)
+        count_on_run(run, read=1, failed=1)
     logger.info("sync record failed", extra={"run_id": str(run.pk), "record_type": kind.record_type,
                                               "record_id": str(row.pk), "code": code})

@@ -18,7 +18,7 @@ from django.utils import timezone
 from iot.models import Member
 from sync.connectors.crm import DynamicsConnector
 from sync.models import CrmIntegration, LogState, SyncConflict, SyncLogEntry, SyncRun
-from sync.services.engine import Progress, RunAborted, Sink, _count, run_kinds
+from sync.services.engine import Progress, RunAborted, Sink, count_on_run, run_kinds
 from sync.services.execute import remote_id_lookup
 from sync.services.kinds import Context, content_hash, member_content
 
@@ -98,7 +98,7 @@ def _apply_remote(run: SyncRun, integration: CrmIntegration, connector: Dynamics
         member.external_id = member.external_id or remote.remote_id
         member.save()
         _store(run, integration, entry, member, remote)
-        _count(run, read=1, updated=1)
+        count_on_run(run, read=1, updated=1)
 
 
 def _create_member(run: SyncRun, integration: CrmIntegration, remote, values: dict) -> None:
@@ -106,7 +106,7 @@ def _create_member(run: SyncRun, integration: CrmIntegration, remote, values: di
         member = Member.objects.create(tenant_id=run.tenant_id, external_id=remote.remote_id,
                                        **{name: value for name, value in values.items() if value is not None})
         _store(run, integration, None, member, remote)
-        _count(run, read=1, created=1)
+        count_on_run(run, read=1, created=1)
 
 
 def _store(run: SyncRun, integration: CrmIntegration, entry: SyncLogEntry | None, member: Member, remote, *,
