@@ -21,8 +21,10 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: Playwright's loop must be gone before any later test calls asyncio.run()
+    (firebase-admin and httpx do), which a session-wide browser would break."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
