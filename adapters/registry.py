@@ -4,11 +4,24 @@ from __future__ import annotations
 from types import ModuleType
 
 from adapters.providers import stripe
+from adapters.providers import adams, google_maps, hub_insurance_api, hub_registry_api, mapbox
+from adapters.providers import ideal, mercado_pago, pagseguro, paypal, swish
 from adapters.providers import fortnox, quickbooks, tripletex, uniconomy, visma, visma_net, xero, xledger
 from adapters.providers import facebook, google_calendar, ical, instagram, mux, outlook, twitch, x, youtube
+from adapters.providers import consio, cornerstone, dynamics365, hub_erp_api
 
 PROVIDERS: dict[str, ModuleType] = {
     stripe.key: stripe,
+    google_maps.key: google_maps,
+    mapbox.key: mapbox,
+    adams.key: adams,
+    hub_insurance_api.key: hub_insurance_api,
+    hub_registry_api.key: hub_registry_api,
+    paypal.key: paypal,
+    swish.key: swish,
+    ideal.key: ideal,
+    mercado_pago.key: mercado_pago,
+    pagseguro.key: pagseguro,
     fortnox.key: fortnox,
     xero.key: xero,
     quickbooks.key: quickbooks,
@@ -26,6 +39,10 @@ PROVIDERS: dict[str, ModuleType] = {
     youtube.key: youtube,
     twitch.key: twitch,
     mux.key: mux,
+    dynamics365.key: dynamics365,
+    cornerstone.key: cornerstone,
+    consio.key: consio,
+    hub_erp_api.key: hub_erp_api,
 }
 
 
