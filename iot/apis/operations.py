@@ -12,8 +12,15 @@ from config.idempotency import idempotent
 from integrations.errors import ApplicationError
 from iot import selectors
 from iot.apis.common import IotApi, PageQuery, tenant_court_field
-from iot.models import AccessSession, ClipStatus, ConsumptionRecord, HighlightClip, LiveStream, LiveStreamStatus
-from iot.models import SessionStatus
+from iot.models import (
+    AccessSession,
+    ClipStatus,
+    ConsumptionRecord,
+    HighlightClip,
+    LiveStream,
+    LiveStreamStatus,
+    SessionStatus,
+)
 from iot.services import highlights
 from iot.services.access import session_check_out
 from iot.services.video import VideoPlatformNotConfigured, playback_url
@@ -176,8 +183,8 @@ class LiveStreamListCreateApi(IotApi):
             data = LiveStreamInput(data=request.data, context={"tenant": self.tenant})
             data.is_valid(raise_exception=True)
             try:
-                stream, stream_key = highlights.live_stream_start(tenant=self.tenant, court=data.validated_data["court"],
-                                                                  actor=self.actor)
+                stream, stream_key = highlights.live_stream_start(
+                    tenant=self.tenant, court=data.validated_data["court"], actor=self.actor)
             except VideoPlatformNotConfigured:
                 raise ApplicationError("the tenant has no active Mux streaming integration", status=409,
                                        code="video_platform_not_configured") from None

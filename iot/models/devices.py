@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.db import models
+
 from integrations.models import TenantOwned
 
 

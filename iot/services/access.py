@@ -290,7 +290,8 @@ def session_check_out(*, session: AccessSession, timestamp: datetime, key: Messa
 
 def session_close(*, session_id, checked_out_at: datetime, consumption_total=None, source: str) -> AccessSession:
     """Close an open session (forward only: a closed one stays as it is) and tell the tenant."""
-    session = AccessSession.objects.select_for_update().select_related("member", "court").get(pk=session_id)
+    session = (AccessSession.objects.select_for_update(of=("self",)).select_related("member", "court")
+               .get(pk=session_id))
     if session.status != SessionStatus.ACTIVE:
         return session
     session.status, session.checked_out_at = SessionStatus.CLOSED, max(checked_out_at, session.checked_in_at)

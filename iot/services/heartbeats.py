@@ -203,7 +203,7 @@ def devices_mark_offline(*, now: datetime | None = None, batch: int = 500) -> in
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.IOT_DEVICE_OFFLINE_AFTER_SECONDS)
     with transaction.atomic():
-        silent = list(Device.objects.select_for_update(skip_locked=True)
+        silent = list(Device.objects.select_for_update(skip_locked=True, of=("self",))
                       .filter(status=DeviceStatus.ONLINE, last_seen_at__lt=cutoff)
                       .select_related("court").order_by("last_seen_at")[:batch])
         for device in silent:

@@ -91,7 +91,7 @@ def _enqueue_clip_request(clip_id, window_end: datetime) -> None:
 def highlight_clip_request(*, clip_id, final_attempt: bool = False) -> HighlightClip | None:
     """Ask Mux for the clip of a requested highlight; RetryLater on a transient failure."""
     with transaction.atomic():
-        clip = (HighlightClip.objects.select_for_update(skip_locked=True)
+        clip = (HighlightClip.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(pk=clip_id, status=ClipStatus.REQUESTED).select_related("live_stream").first())
         if clip is None:
             return None  # done already, or another worker holds it
@@ -122,13 +122,15 @@ def _clip_ready(clip: HighlightClip, playback_id: str) -> None:
         "session_id": str(clip.session_id) if clip.session_id else None,
         "pressed_at": clip.pressed_at.isoformat(), "window_start": clip.window_start.isoformat(),
         "window_end": clip.window_end.isoformat(), "asset_id": clip.provider_asset_id,
-        "playback_id": clip.playback_id, "playback_url": video.playback_url(clip.playback_id) if clip.playback_id else None})
+        "playback_id": clip.playback_id,
+        "playback_url": video.playback_url(clip.playback_id) if clip.playback_id else None})
 
 
 def _clip_for_asset(tenant_id, asset_id: str, clip_id: str) -> HighlightClip | None:
     """The clip an asset event is about: by its asset id, or by the clip id we put in the
     asset's passthrough (the event can overtake the answer that told us the asset id)."""
-    clips = HighlightClip.objects.select_for_update().select_related("live_stream").filter(tenant_id=tenant_id)
+    clips = (HighlightClip.objects.select_for_update(of=("self",)).select_related("live_stream")
+             .filter(tenant_id=tenant_id))
     clip = clips.filter(provider_asset_id=asset_id).first()
     if clip is None and clip_id:
         try:
@@ -150,7 +152,8 @@ def clip_asset_ready(*, tenant_id, asset_id: str, playback_id: str, clip_id: str
 def clip_asset_errored(*, tenant_id, asset_id: str, messages: list[str], clip_id: str = "") -> None:
     clip = _clip_for_asset(tenant_id, asset_id, clip_id)
     if clip is not None and clip.status in (ClipStatus.REQUESTED, ClipStatus.PREPARING):
-        clip.status, clip.error_message = ClipStatus.FAILED, "; ".join(messages)[:500] or "Mux could not create the clip"
+        clip.status = ClipStatus.FAILED
+        clip.error_message = "; ".join(messages)[:500] or "Mux could not create the clip"
         clip.save(update_fields=["status", "error_message", "updated_at"])
 
 

@@ -73,7 +73,8 @@ def _session_or_retry(tenant_id, external_session_id: str, occurred_at: datetime
 def mirror_check_in(*, tenant_id, external_session_id: str, data: dict, occurred_at: datetime) -> None:
     if AccessSession.objects.filter(tenant_id=tenant_id, external_session_id=external_session_id).exists():
         return
-    member, court = _member(tenant_id, str(data.get("user_id") or "")), _court(tenant_id, str(data.get("court_id") or ""))
+    member = _member(tenant_id, str(data.get("user_id") or ""))
+    court = _court(tenant_id, str(data.get("court_id") or ""))
     if member is None or court is None:
         logger.info("Ziggy check-in for an unknown member or court, dropped",
                     extra={"tenant_id": str(tenant_id), "member_known": member is not None,
@@ -117,7 +118,8 @@ def mirror_consumption(*, tenant_id, event_id: str, external_session_id: str, da
     ConsumptionRecord.objects.create(
         tenant_id=tenant_id, session=session, external_id=event_id[:100],
         description=str(data.get("item_name") or data.get("item_id") or "item")[:300], quantity=quantity,
-        unit_price=unit_price, amount=total, currency=str(data.get("currency") or settings.IOT_CONSUMPTION_CURRENCY)[:3],
+        unit_price=unit_price, amount=total,
+        currency=str(data.get("currency") or settings.IOT_CONSUMPTION_CURRENCY)[:3],
         recorded_at=_time(data.get("recorded_at")) or occurred_at)
     if session.status == SessionStatus.ACTIVE:
         # A closed session keeps the total Ziggy stated at check-out, which already counts this.

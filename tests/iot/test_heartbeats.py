@@ -32,7 +32,7 @@ def test_many_beats_become_one_write_holding_each_devices_newest_beat(court_worl
     results = []
     with CaptureQueriesContext(connection) as queries:
         for second in range(10):
-            for index, tablet in enumerate(tablets):
+            for tablet in tablets:
                 results.append(_beat(tablet.external_id, ts=start + timedelta(seconds=second), battery=90 - second,
                                      firmware=f"1.{second}.0"))
     lookups = len(queries)

@@ -47,8 +47,8 @@ def ingesters(ziggy_sandbox):
     group = unique("g")
 
     def start(client_id: str | None = None, **options) -> IngesterProcess:
-        ingester = IngesterProcess(database=database_url(connection.settings_dict), client_id=client_id or unique("ing-"),
-                                   group=options.pop("group", group),
+        ingester = IngesterProcess(database=database_url(connection.settings_dict),
+                                   client_id=client_id or unique("ing-"), group=options.pop("group", group),
                                    env={"PROVIDER_ZIGGY_BASE_URL": ziggy_sandbox.url, **options.pop("env", {})},
                                    **options)
         started.append(ingester)
@@ -193,7 +193,8 @@ def test_two_ingesters_on_a_shared_subscription_split_the_scans_and_none_twice(c
     _publish_scans(publisher, club.slug, cards, per_second=1000).join(30)
 
     assert wait_until(lambda: ProcessedMqttMessage.objects.filter(tenant=club).count() == len(cards), timeout=60)
-    granted = [ingester.metric("iot_mqtt_messages_total", kind="rfid_scan", outcome="granted") for ingester in (one, two)]
+    granted = [ingester.metric("iot_mqtt_messages_total", kind="rfid_scan", outcome="granted")
+               for ingester in (one, two)]
     duplicates = [ingester.metric("iot_mqtt_messages_total", kind="rfid_scan", outcome="duplicate")
                   for ingester in (one, two)]
     assert sum(granted) == len(cards) and min(granted) > 0

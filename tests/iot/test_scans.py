@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
@@ -281,5 +282,5 @@ def test_a_member_who_spends_the_last_credit_meanwhile_is_denied_and_ziggy_is_un
 def test_members_never_go_below_zero_credits(court_world):
     member = court_world.member("04A2B3C4", credits=0)
 
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError), transaction.atomic():
         Member.objects.filter(pk=member.pk).update(credits=-1)
