@@ -212,6 +212,12 @@ def scans(tenant, *, first_card: int, count: int, readers: int, rate: float | No
     return count / elapsed, latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -250,10 +256,15 @@ def main() -> None:
                                     "DATABASE_CONN_MAX_AGE": "600"})
     try:
         ingester.start()
+        pid = ingester.process.pid
+        cpu = cpu_seconds(pid)
         results["heartbeats_per_second"] = heartbeat_rate(tenant, ingester, count=arguments.heartbeats,
                                                           tablets=arguments.tablets)
+        results["ingester_cpu_ms_per_heartbeat"] = (cpu_seconds(pid) - cpu) * 1000 / arguments.heartbeats
+        cpu = cpu_seconds(pid)
         burst_rate, burst_latencies = scans(tenant, first_card=0, count=arguments.scans, readers=arguments.readers,
                                             rate=None)
+        results["ingester_cpu_ms_per_scan"] = (cpu_seconds(pid) - cpu) * 1000 / arguments.scans
         results["scan_burst_per_second"] = burst_rate
         results["scan_burst_p50_ms"] = statistics.median(burst_latencies)
         _, latencies = scans(tenant, first_card=arguments.scans, count=arguments.latency_scans,
@@ -277,6 +288,8 @@ def main() -> None:
     print(f"heartbeats end to end   {results['heartbeats_per_second']:8.0f} msg/s "
           f"({results['heartbeats_vs_bare']:.0%} of bare; target >= 40%)")
     print(f"scans, burst            {results['scan_burst_per_second']:8.0f} scans/s")
+    print(f"ingester CPU            {results['ingester_cpu_ms_per_heartbeat']:8.3f} ms/heartbeat, "
+          f"{results['ingester_cpu_ms_per_scan']:.2f} ms/scan")
     latency = results["scan_latency_ms"]
     print(f"scan -> answer at {arguments.scan_rate:g}/s  p50 {latency['p50']:.1f} ms  p90 {latency['p90']:.1f} ms  "
           f"p99 {latency['p99']:.1f} ms (target p99 < 250 ms)")

@@ -116,6 +116,7 @@ CELERY_BEAT_SCHEDULE = {
     "iot-devices-mark-offline": {"task": "iot.tasks.devices_mark_offline", "schedule": 30.0},
     "iot-highlight-clips-reconcile": {"task": "iot.tasks.highlight_clips_reconcile", "schedule": 60.0},
     "iot-processed-messages-purge": {"task": "iot.tasks.processed_messages_purge", "schedule": 3600.0},
+    "iot-sessions-reconcile": {"task": "iot.tasks.sessions_reconcile", "schedule": 600.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -270,6 +271,8 @@ IOT_HEARTBEAT_FLUSH_MAX = env.int("IOT_HEARTBEAT_FLUSH_MAX", default=1000)
 IOT_DEVICE_OFFLINE_AFTER_SECONDS = env.int("IOT_DEVICE_OFFLINE_AFTER_SECONDS", default=180)
 IOT_DEVICE_REGISTRY_CACHE_SECONDS = env.float("IOT_DEVICE_REGISTRY_CACHE_SECONDS", default=30.0)
 IOT_ACCESS_CONFIG_CACHE_SECONDS = env.float("IOT_ACCESS_CONFIG_CACHE_SECONDS", default=5.0)
+# Sessions open this long are checked against Ziggy (a lost check-out webhook) by beat.
+IOT_SESSION_RECONCILE_AFTER_MINUTES = env.int("IOT_SESSION_RECONCILE_AFTER_MINUTES", default=30)
 # Processed-message ids are kept longer than any redelivery can come (the MQTT session expiry).
 IOT_PROCESSED_MESSAGE_RETENTION_HOURS = env.int("IOT_PROCESSED_MESSAGE_RETENTION_HOURS", default=8 * 24)
 # Kept free of a reader's response timeout for our own work around the access-control call.

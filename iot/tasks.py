@@ -4,7 +4,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from iot.services import heartbeats, highlights, ledger
+from iot.services import heartbeats, highlights, ledger, reconcile
 
 
 @shared_task
@@ -25,6 +25,11 @@ def highlight_clip_request(self, clip_id: str) -> None:
 @shared_task
 def highlight_clips_reconcile() -> dict:
     return highlights.highlight_clips_reconcile()
+
+
+@shared_task
+def sessions_reconcile() -> dict:
+    return reconcile.sessions_reconcile()
 
 
 @shared_task

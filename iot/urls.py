@@ -17,7 +17,9 @@ from iot.apis.operations import (
     LiveStreamCompleteApi,
     LiveStreamDetailApi,
     LiveStreamListCreateApi,
+    SessionAtZiggyApi,
     SessionCheckoutApi,
+    SessionConsumptionApi,
     SessionDetailApi,
     SessionListApi,
 )
@@ -41,6 +43,8 @@ urlpatterns = [
     path("sessions/", SessionListApi.as_view(), name="iot-session-list"),
     path("sessions/<uuid:pk>/", SessionDetailApi.as_view(), name="iot-session-detail"),
     path("sessions/<uuid:pk>/checkout/", SessionCheckoutApi.as_view(), name="iot-session-checkout"),
+    path("sessions/<uuid:pk>/consumption/", SessionConsumptionApi.as_view(), name="iot-session-consumption"),
+    path("sessions/<uuid:pk>/ziggy/", SessionAtZiggyApi.as_view(), name="iot-session-at-ziggy"),
     path("clips/", ClipListApi.as_view(), name="iot-clip-list"),
     path("clips/<uuid:pk>/", ClipDetailApi.as_view(), name="iot-clip-detail"),
     path("live-streams/", LiveStreamListCreateApi.as_view(), name="iot-live-stream-list"),

@@ -21,7 +21,7 @@ from iot.models import (
     LiveStreamStatus,
     SessionStatus,
 )
-from iot.services import highlights
+from iot.services import access_control, highlights
 from iot.services.access import session_check_out
 from iot.services.video import VideoPlatformNotConfigured, playback_url
 
@@ -98,6 +98,85 @@ class SessionCheckoutApi(IotApi):
             return Response(SessionOutput(outcome.session).data)
 
         return idempotent(request, scope=f"iot:sessions:{pk}:checkout", tenant=self.tenant, handler=check_out)
+
+
+def _ziggy_session(session):
+    if not session.external_session_id:
+        raise ApplicationError("this session is not known to Ziggy", status=409, code="no_external_session")
+    try:
+        return access_control.access_integration(tenant_id=session.tenant_id)
+    except access_control.AccessControlNotConfigured:
+        raise ApplicationError("the tenant has no active Ziggy config", status=409,
+                               code="access_control_not_configured") from None
+
+
+class ZiggyConsumptionOutput(serializers.Serializer):
+    consumption_id = serializers.CharField()
+    item_id = serializers.CharField()
+    item_name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    total_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    recorded_at = serializers.DateTimeField()
+
+
+class ZiggySessionOutput(serializers.Serializer):
+    session_id = serializers.CharField()
+    user_id = serializers.CharField()
+    court_id = serializers.CharField()
+    status = serializers.CharField()
+    checked_in_at = serializers.DateTimeField()
+    checked_out_at = serializers.DateTimeField(allow_null=True)
+    consumption_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class SessionAtZiggyApi(IotApi):
+    """The session as Ziggy has it now, with its consumption history (read through, for staff)."""
+
+    def get(self, request, pk):
+        session = selectors.session_get(tenant=self.tenant, session_id=pk)
+        integration = _ziggy_session(session)
+        try:
+            info = access_control.session_detail(integration=integration, session_id=session.external_session_id)
+            history = access_control.consumption_history(integration=integration,
+                                                         session_id=session.external_session_id)
+        except ProviderError as exc:
+            raise _provider_failure("Ziggy did not answer for the session", exc) from None
+        return Response({"session": ZiggySessionOutput(info).data,
+                         "consumption": ZiggyConsumptionOutput(history, many=True).data})
+
+
+class ConsumptionInput(StrictSerializer):
+    item_id = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,100}$")
+    item_name = serializers.CharField(max_length=300)
+    quantity = serializers.IntegerField(min_value=1, max_value=1000)
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
+    idempotency_key = serializers.CharField(max_length=255, required=False)
+
+
+class SessionConsumptionApi(IotApi):
+    """Record something the member bought at Ziggy. Ziggy is the record of consumption: the hub's
+    own copy arrives with its `consumption.recorded` webhook, so it is never counted twice."""
+
+    @extend_schema(request=ConsumptionInput, responses={201: ZiggyConsumptionOutput})
+    def post(self, request, pk):
+        session = selectors.session_get(tenant=self.tenant, session_id=pk)
+
+        def record():
+            data = ConsumptionInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            if session.status != SessionStatus.ACTIVE:
+                raise ApplicationError("the session is checked out", status=409, code="session_closed")
+            integration = _ziggy_session(session)
+            fields = {k: v for k, v in data.validated_data.items() if k != "idempotency_key"}
+            try:
+                recorded = access_control.record_consumption(integration=integration,
+                                                             session_id=session.external_session_id, **fields)
+            except ProviderError as exc:
+                raise _provider_failure("Ziggy did not record the consumption", exc) from None
+            return Response(ZiggyConsumptionOutput(recorded).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, scope=f"iot:sessions:{pk}:consumption", tenant=self.tenant, handler=record)
 
 
 class ClipOutput(serializers.ModelSerializer):
