@@ -39,12 +39,14 @@ class CourtRef:
 
 
 class Lookup(Exception):
-    """Why a topic's subject could not be resolved: `reason` is unknown or ambiguous."""
+    """Why a topic's subject could not be resolved: `reason` is unknown or ambiguous.
+    `tenant_unknown`: the topic's tenant prefix is not one of ours (another deployment's?)."""
 
-    def __init__(self, reason: str, what: str) -> None:
+    def __init__(self, reason: str, what: str, *, tenant_unknown: bool = False) -> None:
         super().__init__(f"{what}: {reason}")
         self.reason = reason
         self.what = what
+        self.tenant_unknown = tenant_unknown
 
 
 class _TtlCache:
@@ -91,7 +93,7 @@ def tenant_id_for_slug(slug: str) -> uuid.UUID:
     found = _cached(("tenant", slug), lambda: Tenant.objects.filter(slug=slug, is_active=True)
                     .values_list("pk", flat=True).first())
     if found is None:
-        raise Lookup("unknown", f"tenant prefix '{slug}'")
+        raise Lookup("unknown", f"tenant prefix '{slug}'", tenant_unknown=True)
     return found
 
 

@@ -80,7 +80,10 @@ def telemetry_ingest(*, topic: str, payload: bytes, received_at: datetime) -> In
     except Lookup as exc:
         metrics.mqtt_unknown_devices_total.labels(kind).inc()
         logger.warning("MQTT message from an unknown device", extra={"topic": topic[:300], "reason": str(exc)})
-        result = IngestResult(kind=kind, outcome=f"{exc.reason}_device", replies=_answer(parsed, _UNKNOWN_DEVICE))
+        # A prefix that is none of our tenants may be another system's on the same broker: its
+        # devices are not ours to answer.
+        replies = [] if exc.tenant_unknown else _answer(parsed, _UNKNOWN_DEVICE)
+        result = IngestResult(kind=kind, outcome=f"{exc.reason}_device", replies=replies)
     metrics.mqtt_messages_total.labels(kind, result.outcome).inc()
     if result.committed is None:
         metrics.mqtt_handle_seconds.labels(kind).observe(time.perf_counter() - started)

@@ -71,7 +71,7 @@ class IngesterProcess:
         # on a full pipe (64 KB of warnings) would look like an ingester that stopped handling.
         self.log = tempfile.NamedTemporaryFile(prefix="mqtt_ingest-", suffix=".log", delete=False)
 
-    def start(self, *, ready_timeout: float = 30.0) -> IngesterProcess:
+    def start(self, *, ready_timeout: float = 30.0, wait_for: str = "/readyz") -> IngesterProcess:
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "mqtt_ingest", "--client-id", self.client_id, "--workers",
              str(self.workers), "--health-port", str(self.health_port)],
@@ -80,7 +80,7 @@ class IngesterProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mqtt_ingest exited: {self.log_tail()}")
-            if self.ready():
+            if self.get(wait_for)[0] == 200:
                 return self
             time.sleep(0.05)
         raise RuntimeError("mqtt_ingest did not become ready")

@@ -3,6 +3,7 @@ paho reach their outcome, readers hear back, a crash loses and doubles nothing, 
 subscription splits the work between ingesters."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -200,6 +201,22 @@ def test_two_ingesters_on_a_shared_subscription_split_the_scans_and_none_twice(c
     assert sum(granted) == len(cards) and min(granted) > 0
     assert duplicates == [0.0, 0.0]
     _assert_each_scan_handled_once(club, cards, ziggy_sandbox)
+
+
+def test_readyz_reports_an_unreachable_broker_and_the_process_keeps_retrying(club, ziggy_sandbox):
+    from tests.iot.mqtt_helpers import free_port
+
+    ingester = IngesterProcess(database=database_url(connection.settings_dict), client_id=unique("ing-"),
+                               group=unique("g"), env={"MQTT_BROKER_URL": f"mqtt://127.0.0.1:{free_port()}"})
+    try:
+        ingester.start(wait_for="/healthz")
+        status, body = ingester.get("/readyz")
+        time.sleep(1.5)  # a reconnect attempt or two later, still alive and still honest
+        assert ingester.process.poll() is None
+    finally:
+        ingester.close()
+    assert status == 503
+    assert json.loads(body)["checks"] == {"mqtt": {"ok": False}, "database": {"ok": True}}
 
 
 def test_sigterm_stops_cleanly_and_the_session_keeps_what_arrives_meanwhile(club, ingesters, publisher):

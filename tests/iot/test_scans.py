@@ -175,13 +175,24 @@ def test_malformed_scans_are_counted_and_answered_never_raised(court_world, payl
     assert not ProcessedMqttMessage.objects.exists()
 
 
-@pytest.mark.parametrize("topic", ["alpha/rfid/reader-99/scan", "nosuchclub/rfid/reader-7/scan"])
-def test_unknown_devices_and_tenant_prefixes_are_counted_and_denied(court_world, topic):
+def test_an_unknown_reader_of_a_known_tenant_is_counted_and_denied(court_world):
     before = _counter("iot_mqtt_unknown_device_messages_total", kind="rfid_scan")
 
-    result = telemetry_ingest(topic=topic, payload=scan_payload("04A2", "m-1"), received_at=now())
+    result = telemetry_ingest(topic="alpha/rfid/reader-99/scan", payload=scan_payload("04A2", "m-1"),
+                              received_at=now())
 
     assert (result.outcome, result.replies[0].payload["message"]) == ("unknown_device", "Device not registered")
+    assert result.replies[0].topic == "alpha/rfid/reader-99/response"
+    assert _counter("iot_mqtt_unknown_device_messages_total", kind="rfid_scan") == before + 1
+
+
+def test_a_prefix_that_is_none_of_our_tenants_is_counted_but_not_answered(court_world):
+    before = _counter("iot_mqtt_unknown_device_messages_total", kind="rfid_scan")
+
+    result = telemetry_ingest(topic="nosuchclub/rfid/reader-7/scan", payload=scan_payload("04A2", "m-1"),
+                              received_at=now())
+
+    assert (result.outcome, result.replies) == ("unknown_device", [])
     assert _counter("iot_mqtt_unknown_device_messages_total", kind="rfid_scan") == before + 1
 
 
