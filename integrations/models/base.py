@@ -21,6 +21,9 @@ class Family(models.TextChoices):
     COMMUNICATION = "communication", "Communication"
     ACCESS_CONTROL = "access-control", "Access control"
     SYNC = "sync", "Back-office sync"
+    CRM = "crm", "CRM"
+    LMS = "lms", "Learning management"
+    ERP = "erp", "ERP (third-party)"
 
 
 class QuotaPeriod(models.TextChoices):
