@@ -66,6 +66,10 @@ def access_integrations_forget() -> None:
 
 
 def _client(integration: ZiggyIntegration, timeout_seconds: float | None) -> ziggy.ZiggyClient:
+    # A budget beyond the config's own timeout is the config's client: a long reader timeout
+    # must not make a new client (and TLS context) per scan.
+    if timeout_seconds is not None and timeout_seconds >= integration.timeout_seconds:
+        timeout_seconds = None
     # Keyed by the config's last change, so an edited key or host gets a fresh client.
     key = (integration.pk, integration.config_changed_at, timeout_seconds)
     with _clients_lock:
