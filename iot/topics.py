@@ -106,7 +106,8 @@ def parse_topic(topic: str, *, prefixes: TenantPrefixes = TenantPrefixes.BOTH) -
 
 def _match(levels: tuple[str, ...]) -> MessageKind | None:
     for pattern, kind in _PATTERNS.items():
-        if len(pattern) == len(levels) and all(p == "+" or p == level for p, level in zip(pattern, levels, strict=True)):
+        if len(pattern) == len(levels) and all(
+                p == "+" or p == level for p, level in zip(pattern, levels, strict=True)):
             return kind
     return None
 

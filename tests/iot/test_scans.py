@@ -295,3 +295,16 @@ def test_members_never_go_below_zero_credits(court_world):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Member.objects.filter(pk=member.pk).update(credits=-1)
+
+
+def test_ledger_entries_older_than_any_redelivery_are_purged(court_world, settings):
+    from iot.services.ledger import processed_messages_purge
+
+    settings.IOT_PROCESSED_MESSAGE_RETENTION_HOURS = 24
+    court_world.member("04A2B3C4", credits=0)
+    _scan("04A2B3C4", msg_id="old")
+    _scan("04A2B3C4", msg_id="new")
+    ProcessedMqttMessage.objects.filter(message_id="old").update(created_at=timezone.now() - timedelta(hours=25))
+
+    assert processed_messages_purge() == 1
+    assert list(ProcessedMqttMessage.objects.values_list("message_id", flat=True)) == ["new"]
