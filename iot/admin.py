@@ -122,6 +122,12 @@ class ZiggyIntegrationForm(forms.ModelForm):
         else:
             for name, errors in serializer.errors.items():
                 self.add_error(name if name in self.fields else None, [str(error) for error in errors])
+            refused_refs = [name for name in serializer.errors if name.endswith("_ref") and name in self.data]
+            if refused_refs:
+                # What was refused may be a pasted secret: never render it back into the page.
+                self.data = self.data.copy()
+                for name in refused_refs:
+                    self.data[name] = ""
         return cleaned
 
 

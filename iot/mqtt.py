@@ -39,8 +39,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from iot import metrics
-from iot.services import telemetry_ingest
 from iot.services.heartbeats import heartbeat_buffer
+from iot.services.telemetry import telemetry_ingest
 from iot.topics import TenantPrefixes, subscription_filters
 
 logger = logging.getLogger(__name__)

@@ -92,9 +92,12 @@ class SessionCheckoutApi(IotApi):
             if session.status != SessionStatus.ACTIVE:
                 raise ApplicationError("the session is already checked out", status=409, code="session_closed")
             outcome = session_check_out(session=session, timestamp=timezone.now(), source=f"api:{self.actor}")
-            if outcome.answer is None or outcome.answer.status != "granted":
-                raise ApplicationError(f"check-out failed: {outcome.answer.message if outcome.answer else 'duplicate'}",
-                                       status=503, code="access_control_unavailable")
+            if outcome.outcome == "denied_not_configured":
+                raise ApplicationError("the tenant has no active Ziggy config", status=409,
+                                       code="access_control_not_configured")
+            if outcome.outcome != "checked_out":
+                raise ApplicationError("Ziggy did not check the session out; try again", status=503,
+                                       code="access_control_unavailable")
             return Response(SessionOutput(outcome.session).data)
 
         return idempotent(request, scope=f"iot:sessions:{pk}:checkout", tenant=self.tenant, handler=check_out)
