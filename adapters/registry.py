@@ -9,6 +9,7 @@ from adapters.providers import ideal, mercado_pago, pagseguro, paypal, swish
 from adapters.providers import fortnox, quickbooks, tripletex, uniconomy, visma, visma_net, xero, xledger
 from adapters.providers import facebook, google_calendar, ical, instagram, mux, outlook, twitch, x, youtube
 from adapters.providers import consio, cornerstone, dynamics365, hub_erp_api
+from adapters.providers import ziggy
 
 PROVIDERS: dict[str, ModuleType] = {
     stripe.key: stripe,
@@ -43,6 +44,7 @@ PROVIDERS: dict[str, ModuleType] = {
     cornerstone.key: cornerstone,
     consio.key: consio,
     hub_erp_api.key: hub_erp_api,
+    ziggy.key: ziggy,
 }
 
 
