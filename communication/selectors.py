@@ -11,7 +11,11 @@ from communication.models import DeliveryAttempt, EmailMessage, SmsMessage
 from integrations.errors import NotFound
 
 
-def _filtered(qs: QuerySet, filters: dict) -> QuerySet:
+def message_filters_apply(qs: QuerySet, filters: dict, *, exact: tuple[str, ...] = ()) -> QuerySet:
+    """The filters every message list shares, plus the channel's own exact-match `exact` fields."""
+    for name in exact:
+        if filters.get(name):
+            qs = qs.filter(**{name: filters[name]})
     if filters.get("status"):
         qs = qs.filter(status=filters["status"])
     if filters.get("provider"):
@@ -25,7 +29,7 @@ def _filtered(qs: QuerySet, filters: dict) -> QuerySet:
 
 def email_list(*, tenant, filters: dict | None = None) -> QuerySet:
     filters = filters or {}
-    qs = _filtered(EmailMessage.objects.filter(tenant=tenant), filters)
+    qs = message_filters_apply(EmailMessage.objects.filter(tenant=tenant), filters)
     if filters.get("to"):
         # The address as a quoted JSON string matches a whole recipient, never a substring of
         # one, case-insensitively on every backend. PostgreSQL renders jsonb text unescaped;
@@ -44,7 +48,7 @@ def email_get(*, tenant, message_id) -> EmailMessage:
 
 def sms_list(*, tenant, filters: dict | None = None) -> QuerySet:
     filters = filters or {}
-    qs = _filtered(SmsMessage.objects.filter(tenant=tenant), filters)
+    qs = message_filters_apply(SmsMessage.objects.filter(tenant=tenant), filters)
     if filters.get("to"):
         qs = qs.filter(to=filters["to"])
     return qs

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 
 from adapters.providers import fcm as fcm_adapter
 from communication.models import DeliveryAttempt, FcmConfig, PushNotification
+from communication.selectors import message_filters_apply
 from communication.services import attempts, inflight
 from communication.services.routing import provider_config
 from integrations.errors import ApplicationError, NotFound
@@ -136,14 +137,8 @@ def push_requeue_stale() -> dict[str, int]:
 # --- reads -----------------------------------------------------------------------------------
 
 def push_list(*, tenant, filters: dict | None = None) -> QuerySet:
-    filters = filters or {}
-    qs = PushNotification.objects.filter(tenant=tenant)
-    for name, lookup in (("status", "status"), ("provider", "provider"), ("created_after", "created_at__gte"),
-                         ("created_before", "created_at__lt"), ("topic", "topic"), ("player_id", "player_id"),
-                         ("target_token", "target_token")):
-        if filters.get(name):
-            qs = qs.filter(**{lookup: filters[name]})
-    return qs
+    return message_filters_apply(PushNotification.objects.filter(tenant=tenant), filters or {},
+                                 exact=("topic", "player_id", "target_token"))
 
 
 def push_get(*, tenant, message_id) -> PushNotification:

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from adapters.providers import whatsapp as whatsapp_adapter
 from communication.models import DeliveryAttempt, WhatsAppConfig, WhatsAppMessage
+from communication.selectors import message_filters_apply
 from communication.services import attempts, inflight
 from communication.services.routing import phone_normalise, provider_config
 from integrations.errors import ApplicationError, NotFound
@@ -123,14 +124,8 @@ def whatsapp_requeue_stale() -> dict[str, int]:
 # --- reads -----------------------------------------------------------------------------------
 
 def whatsapp_list(*, tenant, filters: dict | None = None) -> QuerySet:
-    filters = filters or {}
-    qs = WhatsAppMessage.objects.filter(tenant=tenant)
-    for name, lookup in (("status", "status"), ("provider", "provider"), ("created_after", "created_at__gte"),
-                         ("created_before", "created_at__lt"), ("to", "to"), ("direction", "direction"),
-                         ("message_type", "message_type")):
-        if filters.get(name):
-            qs = qs.filter(**{lookup: filters[name]})
-    return qs
+    return message_filters_apply(WhatsAppMessage.objects.filter(tenant=tenant), filters or {},
+                                 exact=("to", "direction", "message_type"))
 
 
 def whatsapp_get(*, tenant, message_id) -> WhatsAppMessage:
